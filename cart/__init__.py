@@ -1,0 +1,1 @@
+"""Cart: one persistent cart per user and token-identified guest carts. Depends on `catalog`."""

@@ -1,0 +1,7 @@
+"""App configuration for cart."""
+
+from django.apps import AppConfig
+
+
+class CartConfig(AppConfig):
+    name = "cart"

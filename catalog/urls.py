@@ -1,0 +1,3 @@
+"""URLs of the catalog app, mounted under /api/v1/."""
+
+urlpatterns: list = []

@@ -1,0 +1,69 @@
+"""OpenAPI helpers: the problem+json component and an AutoSchema that documents the error
+responses every operation can give, so the schema lists each status the API may answer."""
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+from nexus.errors import PROBLEM_CONTENT_TYPE
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, help_text="Dotted path of the field, or null.")
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, the body of every error response."""
+
+    type = serializers.CharField(default="about:blank")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    code = serializers.CharField(help_text="Stable, machine-readable error code.")
+    detail = serializers.CharField()
+    errors = ProblemFieldErrorSerializer(many=True, required=False)
+
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+_DESCRIPTIONS = {
+    "400": "Invalid input (problem+json with `errors` per field).",
+    "401": "Missing, invalid, expired or revoked access token.",
+    "403": "Authenticated but not allowed.",
+    "404": "Not found, or not visible to the caller.",
+    "409": "Conflicts with the current state (see `code`).",
+    "413": "Request body too large.",
+    "415": "Unsupported content type.",
+    "422": "Unprocessable (see `code`).",
+    "429": "Throttled; see the Retry-After header.",
+    "503": "A backing service (the database) is unavailable.",
+}
+
+
+class NexusAutoSchema(AutoSchema):
+    """Adds problem+json error responses to every operation.
+
+    A view can name further statuses per action with ``problem_statuses``, for example
+    ``{"create": {409}}``, for domain errors such as ``out_of_stock``.
+    """
+
+    def _error_statuses(self) -> set[str]:
+        codes = {"400", "401", "403", "404", "429", "503"}
+        if self.method in _BODY_METHODS:
+            codes |= {"413", "415"}
+        extra = getattr(self.view, "problem_statuses", None) or {}
+        action = getattr(self.view, "action", None) or self.method.lower()
+        codes |= {str(code) for code in extra.get(action, ())}
+        codes |= {str(code) for code in extra.get("*", ())}
+        return codes
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in sorted(self._error_statuses()):
+            if code in responses:
+                continue
+            response = self._get_response_for_code(
+                ProblemSerializer, code, media_types=[PROBLEM_CONTENT_TYPE], direction=direction
+            )
+            response["description"] = _DESCRIPTIONS.get(code, response.get("description", ""))
+            responses[code] = response
+        return responses

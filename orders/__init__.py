@@ -1,0 +1,2 @@
+"""Orders: checkout from the cart, the order lifecycle, payments and staff processing.
+Depends on `cart` and `catalog` (stock)."""

@@ -1,0 +1,3 @@
+"""URLs of the orders app, mounted under /api/v1/."""
+
+urlpatterns: list = []

@@ -1,0 +1,7 @@
+"""App configuration for reviews."""
+
+from django.apps import AppConfig
+
+
+class ReviewsConfig(AppConfig):
+    name = "reviews"
