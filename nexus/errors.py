@@ -110,9 +110,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
     if isinstance(exc, RequestDataTooBig):
         set_rollback()
-        return problem_response(
-            problem(413, "payload_too_large", "The request body is too large.")
-        )
+        return problem_response(problem(413, "payload_too_large", "The request body is too large."))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages

@@ -14,7 +14,15 @@ class AddressInline(admin.StackedInline):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["-date_joined"]
-    list_display = ["email", "username", "first_name", "last_name", "role", "is_active", "date_joined"]
+    list_display = [
+        "email",
+        "username",
+        "first_name",
+        "last_name",
+        "role",
+        "is_active",
+        "date_joined",
+    ]
     list_filter = ["is_staff", "is_superuser", "is_active", "date_joined"]
     search_fields = ["email", "username", "first_name", "last_name", "phone_number"]
     inlines = [AddressInline]
@@ -38,7 +46,14 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Address)
 class AddressAdmin(admin.ModelAdmin):
-    list_display = ["full_name", "user", "city", "country", "is_default_shipping", "is_default_billing"]
+    list_display = [
+        "full_name",
+        "user",
+        "city",
+        "country",
+        "is_default_shipping",
+        "is_default_billing",
+    ]
     list_filter = ["country", "is_default_shipping", "is_default_billing"]
     search_fields = ["full_name", "street", "city", "postal_code", "user__email"]
     list_select_related = ["user"]

@@ -1,7 +1,7 @@
 """Bearer authentication that also honours revocation (logout, logout-all, password change)
 in the same single query that loads the user."""
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken

@@ -160,9 +160,7 @@ def password_reset_request(*, email: str) -> None:
         f"open this link (valid for {settings.PASSWORD_RESET_TIMEOUT // 3600} hours):\n\n{link}\n\n"
         f"uid: {uid}\ntoken: {token}\n\nIf it was not you, ignore this email.\n"
     )
-    transaction.on_commit(
-        lambda: send_mail("Reset your Nexus password", body, None, [user.email])
-    )
+    transaction.on_commit(lambda: send_mail("Reset your Nexus password", body, None, [user.email]))
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:

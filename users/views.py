@@ -127,9 +127,7 @@ class PasswordChangeView(APIView):
 class PasswordResetView(_PublicAuthView):
     throttle_classes = [PasswordResetRateThrottle]
 
-    @extend_schema(
-        tags=["auth"], request=PasswordResetSerializer, responses={202: _NO_BODY}
-    )
+    @extend_schema(tags=["auth"], request=PasswordResetSerializer, responses={202: _NO_BODY})
     def post(self, request):
         serializer = PasswordResetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -138,9 +136,7 @@ class PasswordResetView(_PublicAuthView):
 
 
 class PasswordResetConfirmView(_PublicAuthView):
-    @extend_schema(
-        tags=["auth"], request=PasswordResetConfirmSerializer, responses={204: _NO_BODY}
-    )
+    @extend_schema(tags=["auth"], request=PasswordResetConfirmSerializer, responses={204: _NO_BODY})
     def post(self, request):
         serializer = PasswordResetConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
