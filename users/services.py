@@ -49,7 +49,10 @@ def user_register(
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    """Create a customer account. Raises BadRequest for a taken email/username or a weak password."""
+    """Create a customer account.
+
+    Raises BadRequest for a taken email or username, or a weak password.
+    """
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email__iexact=email).exists():
         raise BadRequest("email", "unique", "An account with this email already exists.")
