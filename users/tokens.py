@@ -68,7 +68,7 @@ def refresh_rotate(*, raw_refresh: str) -> dict[str, str]:
 def session_revoke(*, user: User, raw_refresh: str, access_token: AccessToken | None) -> None:
     """Logout: blacklist the refresh token and deny the presented access token until it expires."""
     token = _parse_refresh(raw_refresh)
-    if token.get("user_id") != user.pk:
+    if str(token.get("user_id")) != str(user.pk):
         raise InvalidToken("This refresh token does not belong to you.")
     _blacklist(token, user)
     if access_token is not None:

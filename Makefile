@@ -1,0 +1,71 @@
+# Nexus developer commands. `make help` lists them; the README explains the two that matter:
+# `make run` (quick start on SQLite with demo data) and `make test` (the whole test suite).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTEST_ARGS ?= -n 2
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_PRODUCTS ?= 200
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format migrate seed superuser schema check-deploy ci clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install Nexus with its dev tools
+
+run: install ## Quick start: SQLite + in-process cache, demo data, dev server on :8000
+	@DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
+	@DJANGO_DEBUG=1 $(PY) scripts/seed_database.py --products $(DEMO_PRODUCTS) --if-empty
+	@echo ""
+	@echo "  Nexus is starting on http://$(HOST):$(PORT)/"
+	@echo "  Swagger UI : http://$(HOST):$(PORT)/api/v1/schema/swagger-ui/"
+	@echo "  ReDoc      : http://$(HOST):$(PORT)/api/v1/schema/redoc/"
+	@echo "  Admin      : http://$(HOST):$(PORT)/admin/  (make superuser creates an account)"
+	@echo ""
+	@DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install ## Run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Format and autofix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: install ## Apply migrations
+	$(PY) manage.py migrate
+
+seed: install ## Demo data (DEMO_PRODUCTS=200 by default)
+	$(PY) scripts/seed_database.py --products $(DEMO_PRODUCTS)
+
+superuser: install ## Create an admin account (asks for the password)
+	$(PY) manage.py createsuperuser
+
+schema: install ## Validate the OpenAPI schema and write it to openapi.yml
+	DJANGO_DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file openapi.yml
+
+check-deploy: install ## Django's deployment checks with production-like settings
+	DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	JWT_SIGNING_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	DJANGO_ALLOWED_HOSTS=shop.example.com DJANGO_DEBUG=0 \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+ci: ## What CI runs (fresh venv, PostgreSQL + Redis): bash .ci/run
+	bash .ci/run
+
+clean: ## Remove the virtualenv, SQLite database, collected static files and caches
+	rm -rf $(VENV) db.sqlite3 staticfiles .ruff_cache

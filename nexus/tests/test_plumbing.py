@@ -1,0 +1,91 @@
+"""Shared plumbing: problem+json errors, health checks, docs pages and security headers."""
+
+import pytest
+from django.core.cache import cache
+
+from nexus.testing import problem_codes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_is_ok(api_client):
+    response = api_client.get("/health/")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readiness_reports_database_and_cache(api_client):
+    response = api_client.get("/health/ready/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok"}}
+
+
+def test_readiness_is_degraded_but_up_without_cache(api_client, monkeypatch):
+    monkeypatch.setattr(cache, "get", lambda *a, **k: None)
+    response = api_client.get("/health/ready/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+
+
+def test_unknown_url_is_problem_404(api_client):
+    assert problem_codes(api_client.get("/api/v1/does-not-exist/")) == (404, "not_found")
+
+
+def test_wrong_method_is_problem_405(api_client):
+    assert problem_codes(api_client.get("/api/v1/auth/login/")) == (405, "method_not_allowed")
+
+
+def test_malformed_json_is_problem_400(api_client):
+    response = api_client.post(
+        "/api/v1/auth/login/", data="{not json", content_type="application/json"
+    )
+    assert problem_codes(response) == (400, "parse_error")
+
+
+def test_unsupported_media_type_is_problem_415(api_client):
+    response = api_client.post("/api/v1/auth/login/", data="email=x", content_type="text/plain")
+    assert problem_codes(response) == (415, "unsupported_media_type")
+
+
+def test_api_responses_carry_strict_csp_and_request_id(api_client):
+    response = api_client.get("/health/")
+    assert "default-src 'none'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert len(response["X-Request-ID"]) >= 16
+
+
+def test_request_id_is_propagated_when_sane(api_client):
+    assert api_client.get("/health/", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
+    assert api_client.get("/health/", HTTP_X_REQUEST_ID="bad id\n")["X-Request-ID"] != "bad id\n"
+
+
+def test_schema_is_served(api_client):
+    response = api_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/api/v1/auth/login/" in paths
+    login_responses = paths["/api/v1/auth/login/"]["post"]["responses"]
+    assert "application/problem+json" in login_responses["400"]["content"]
+
+
+@pytest.mark.parametrize("page", ["/api/v1/schema/swagger-ui/", "/api/v1/schema/redoc/"])
+def test_docs_pages_use_local_assets_under_csp(client, page):
+    response = client.get(page)
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-eval" not in policy
+    html = response.content.decode()
+    assert "cdn." not in html and "googleapis" not in html
+    assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_swagger_init_script_is_a_separate_file(client):
+    response = client.get("/api/v1/schema/swagger-ui/", {"script": ""})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+
+
+def test_admin_login_page_renders_with_admin_csp(client):
+    response = client.get("/admin/login/")
+    assert response.status_code == 200
+    assert "style-src 'self'" in response["Content-Security-Policy"]
