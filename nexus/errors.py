@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -114,6 +114,14 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (out-of-range number, invalid text) got past
+        # validation: the client sent it, so it is a 400, and nothing was written.
+        set_rollback()
+        logger.warning("value refused by the database: %s", exc)
+        return problem_response(
+            problem(400, "invalid_value", "A value in the request is out of range or invalid.")
         )
     if isinstance(exc, OperationalError | InterfaceError):
         set_rollback()

@@ -1,20 +1,18 @@
-"""Request-scoped middleware: a request id for logs and responses, and the CSP policy
-chosen by path (API, admin)."""
+"""Request-scoped middleware: a request id for logs and responses, a guard that refuses
+malformed requests before any view sees them, and the CSP policy chosen by path."""
 
-import logging
 import re
-import threading
 import uuid
+from urllib.parse import unquote_to_bytes
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
+from django.http import JsonResponse
 
-_local = threading.local()
+from nexus.errors import PROBLEM_CONTENT_TYPE, problem
+from nexus.requestid import _local  # shared with the log filter
+
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def current_request_id() -> str:
-    return getattr(_local, "request_id", "-")
 
 
 class RequestIDMiddleware:
@@ -36,10 +34,40 @@ class RequestIDMiddleware:
         return response
 
 
-class RequestIDLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
-        return True
+class RequestGuardMiddleware:
+    """Refuse, as problem+json, what no view should ever see.
+
+    - NUL bytes in the path or query string (PostgreSQL cannot store them; every lookup
+      would otherwise fail deep inside the database driver): 400.
+    - A declared body larger than ``NEXUS_MAX_REQUEST_BYTES``: 413. DRF's JSON parser reads
+      the stream without Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the cap lives here.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw_path = request.META.get("PATH_INFO", "")
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in raw_path or b"\x00" in unquote_to_bytes(query) or "\x00" in request.path:
+            return _problem(400, "bad_request", "NUL bytes are not allowed in URLs.")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _problem(400, "bad_request", "Content-Length is not a number.")
+        if length > settings.NEXUS_MAX_REQUEST_BYTES:
+            return _problem(
+                413,
+                "payload_too_large",
+                f"The request body is larger than {settings.NEXUS_MAX_REQUEST_BYTES} bytes.",
+            )
+        return self.get_response(request)
+
+
+def _problem(status_code: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse(
+        problem(status_code, code, detail), status=status_code, content_type=PROBLEM_CONTENT_TYPE
+    )
 
 
 class NexusCSPMiddleware(CSPMiddleware):

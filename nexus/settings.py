@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "nexus.middleware.RequestIDMiddleware",
+    "nexus.middleware.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "nexus.middleware.NexusCSPMiddleware",
@@ -97,6 +98,8 @@ MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
 
 # Uploads: product images are capped at 5 MB (nginx's client_max_body_size matches).
 NEXUS_MAX_IMAGE_BYTES = 5 * 1024 * 1024
+# Any request body (JSON or multipart) above this is refused with 413 (nexus/middleware.py).
+NEXUS_MAX_REQUEST_BYTES = 6 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 
@@ -343,7 +346,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Nexus <no-reply@nexus.local>
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "nexus.middleware.RequestIDLogFilter"}},
+    "filters": {"request_id": {"()": "nexus.requestid.RequestIDLogFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",

@@ -89,3 +89,33 @@ def test_admin_login_page_renders_with_admin_csp(client):
     response = client.get("/admin/login/")
     assert response.status_code == 200
     assert "style-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_nul_byte_in_query_is_problem_400(api_client):
+    assert problem_codes(api_client.get("/api/v1/users/profile/?x=%00")) == (400, "bad_request")
+
+
+def test_nul_byte_in_path_is_problem_400(api_client):
+    assert problem_codes(api_client.get("/api/v1/users/addresses/%00/")) == (400, "bad_request")
+
+
+def test_oversized_body_is_problem_413(api_client, settings):
+    settings.NEXUS_MAX_REQUEST_BYTES = 100
+    response = api_client.post(
+        "/api/v1/auth/login/", {"email": "a@example.com", "password": "x" * 200}
+    )
+    assert problem_codes(response) == (413, "payload_too_large")
+
+
+def test_database_unavailable_is_problem_503(user_client, monkeypatch):
+    from django.db import OperationalError
+
+    from users import views
+
+    def broken(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(views.services, "user_update_profile", broken)
+    response = user_client.patch("/api/v1/users/profile/", {"first_name": "X"})
+    assert problem_codes(response) == (503, "service_unavailable")
+    assert response["Retry-After"]
