@@ -41,6 +41,8 @@ class Product(models.Model):
     # Kept up to date by the reviews app in the same transaction as each review change.
     average_rating = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0"))
     review_count = models.PositiveIntegerField(default=0)
+    # Approved reviews per star, {"1": n, ..., "5": n}; written with the two fields above.
+    rating_histogram = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,8 @@
 """Writes of the catalog app. Stock only ever changes through the conditional updates
 below (never read-modify-write), so staff adjustments and checkouts cannot race."""
 
+from decimal import Decimal
+
 from django.db import transaction
 from django.db.models import F
 
@@ -52,3 +54,13 @@ def stock_release(*, quantities: dict[int, int]) -> None:
         Product.objects.filter(pk=product_id).update(
             stock_quantity=F("stock_quantity") + quantities[product_id]
         )
+
+
+def product_rating_set(
+    *, product_id: int, average_rating: Decimal, review_count: int, histogram: dict[str, int]
+) -> None:
+    """Store a product's approved-review aggregates (called by the reviews app inside its
+    own transaction, so the aggregates change atomically with the review)."""
+    Product.objects.filter(pk=product_id).update(
+        average_rating=average_rating, review_count=review_count, rating_histogram=histogram
+    )
