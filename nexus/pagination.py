@@ -1,9 +1,36 @@
 """Page-number pagination for every list: ``page`` and ``page_size`` (default 20, max 100)."""
 
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request):
+        """A ``page_size`` that is not a positive integer is a 400 (DRF ignores it silently);
+        values above the maximum are capped."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValidationError(
+                {"page_size": [f"A positive integer up to {self.max_page_size} is required."]},
+                code="invalid",
+            )
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update({"minimum": 1, "maximum": self.max_page_size})
+        return parameters

@@ -10,12 +10,12 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from nexus.mail import email_send_on_commit
 from users.errors import BadRequest, InvalidCredentials, TooManyLoginAttempts
 from users.models import Address, LoginFailure, User
 from users.tokens import tokens_for_user, tokens_revoke_all
@@ -163,7 +163,7 @@ def password_reset_request(*, email: str) -> None:
         f"open this link (valid for {settings.PASSWORD_RESET_TIMEOUT // 3600} hours):\n\n{link}\n\n"
         f"uid: {uid}\ntoken: {token}\n\nIf it was not you, ignore this email.\n"
     )
-    transaction.on_commit(lambda: send_mail("Reset your Nexus password", body, None, [user.email]))
+    email_send_on_commit(subject="Reset your Nexus password", body=body, to=[user.email])
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:

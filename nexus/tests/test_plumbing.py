@@ -119,3 +119,31 @@ def test_database_unavailable_is_problem_503(user_client, monkeypatch):
     response = user_client.patch("/api/v1/users/profile/", {"first_name": "X"})
     assert problem_codes(response) == (503, "service_unavailable")
     assert response["Retry-After"]
+
+
+def test_string_fields_refuse_other_json_types(user_client):
+    response = user_client.patch("/api/v1/users/profile/", {"last_name": 0}, format="json")
+    assert problem_codes(response) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "last_name"
+
+
+@pytest.mark.parametrize("size", ["null", "0", "-3", "abc"])
+def test_invalid_page_size_is_problem_400(user_client, size):
+    response = user_client.get("/api/v1/users/addresses/", {"page_size": size})
+    assert problem_codes(response) == (400, "validation_error")
+
+
+def test_page_size_above_maximum_is_capped(user, user_client):
+    from users.tests.factories import AddressFactory
+
+    AddressFactory.create_batch(3, user=user)
+    body = user_client.get("/api/v1/users/addresses/", {"page_size": 1000}).json()
+    assert len(body["results"]) == 3
+
+
+def test_email_failure_does_not_fail_the_request(api_client, user, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = 9  # discard port: nothing listens, the connection is refused
+    response = api_client.post("/api/v1/auth/password/reset/", {"email": user.email})
+    assert response.status_code == 202
