@@ -91,6 +91,7 @@ class CartView(_CartAPIView):
         tags=["cart"],
         parameters=[_TOKEN_PARAMETER, _TOKEN_RESPONSE_HEADER],
         responses={200: CartSerializer},
+        operation_id="cart_retrieve",
         description="The caller's cart with current prices, totals and warnings. A guest "
         "without a (known) token gets an empty cart with `id` and `cart_token` null; no "
         "cart is created. A signed-in user's cart is created on first use and its "
@@ -107,6 +108,7 @@ class CartView(_CartAPIView):
         parameters=[_TOKEN_PARAMETER, _TOKEN_RESPONSE_HEADER],
         request=CartItemAddSerializer,
         responses={201: CartItemSerializer},
+        operation_id="cart_item_add",
         description="Add a product; a product already in the cart adds to its line. A guest "
         "without a (known) token gets a new guest cart: keep the `X-Cart-Token` response "
         "header. 400 for an unknown product or a line above the maximum, 409 "
@@ -128,6 +130,7 @@ class CartView(_CartAPIView):
         tags=["cart"],
         parameters=[_TOKEN_PARAMETER],
         responses={204: _NO_BODY},
+        operation_id="cart_clear",
         description="Empty the cart (a guest without a cart: nothing to do, still 204).",
     )
     def delete(self, request):
@@ -160,15 +163,22 @@ class CartItemView(_CartAPIView):
         "`product_unavailable` as for adding.",
     )
 
+    @extend_schema(operation_id="cart_item_update")
     @_update_schema
     def put(self, request, item_id: int):
         return self._update(request, item_id)
 
+    @extend_schema(operation_id="cart_item_partial_update")
     @_update_schema
     def patch(self, request, item_id: int):
         return self._update(request, item_id)
 
-    @extend_schema(tags=["cart"], parameters=[_TOKEN_PARAMETER], responses={204: _NO_BODY})
+    @extend_schema(
+        tags=["cart"],
+        parameters=[_TOKEN_PARAMETER],
+        responses={204: _NO_BODY},
+        operation_id="cart_item_destroy",
+    )
     def delete(self, request, item_id: int):
         cart, _ = self.get_cart(create=False)
         services.cart_item_delete(item=self.get_item(cart, item_id))
