@@ -106,6 +106,13 @@ def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
 
 
 @transaction.atomic
+def cart_guest_create_with_item(*, product_id: int, quantity: int) -> CartItem:
+    """A guest's first add: a new guest cart holding one line, or (on any refusal of
+    ``cart_item_add``) no cart at all, so failed requests leave no empty carts behind."""
+    return cart_item_add(cart=cart_guest_create(), product_id=product_id, quantity=quantity)
+
+
+@transaction.atomic
 def cart_item_set_quantity(*, item: CartItem, quantity: int) -> CartItem | None:
     """Set a line's quantity; ``0`` removes the line (and None is returned).
 

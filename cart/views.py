@@ -50,22 +50,19 @@ class _CartAPIView(APIView):
     def _token(self) -> str:
         return self.request.headers.get(CART_TOKEN_HEADER, "").strip()
 
-    def get_cart(self, *, create: bool) -> tuple[Cart | None, list[dict]]:
+    def get_cart(self) -> tuple[Cart | None, list[dict]]:
         """The caller's cart (and warnings from a merge done on the way).
 
         Signed in: the user's cart (created on first use), after merging the guest cart
-        named by X-Cart-Token. Guest: the cart of the token, or a new guest cart when
-        ``create`` is set and the token is missing or unknown.
+        named by X-Cart-Token. Guest: the cart of the token, or None when the token is
+        missing or unknown (POST then creates one with its first line).
         """
         user = self.request.user
         token = self._token()
         if user.is_authenticated:
             warnings = services.cart_merge(user=user, token=token) if token else []
             return services.cart_get_or_create_for_user(user=user), warnings
-        cart = selectors.cart_guest_by_token(token=token)
-        if cart is None and create:
-            cart = services.cart_guest_create()
-        return cart, []
+        return selectors.cart_guest_by_token(token=token), []
 
     def get_item(self, cart: Cart | None, item_id: int) -> CartItem:
         item = CartItem.objects.filter(pk=item_id, cart=cart).first() if cart else None
@@ -98,7 +95,7 @@ class CartView(_CartAPIView):
         "`cart_token` is always null.",
     )
     def get(self, request):
-        cart, warnings = self.get_cart(create=False)
+        cart, warnings = self.get_cart()
         detail = selectors.cart_detail(cart=cart, extra_warnings=warnings)
         data = CartSerializer(detail, context={"request": request}).data
         return self.with_token(Response(data), cart)
@@ -118,12 +115,17 @@ class CartView(_CartAPIView):
     def post(self, request):
         serializer = CartItemAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        cart, _ = self.get_cart(create=True)
-        item = services.cart_item_add(
-            cart=cart,
-            product_id=serializer.validated_data["product"],
-            quantity=serializer.validated_data["quantity"],
-        )
+        data = serializer.validated_data
+        cart, _ = self.get_cart()
+        if cart is None:
+            item = services.cart_guest_create_with_item(
+                product_id=data["product"], quantity=data["quantity"]
+            )
+            cart = item.cart
+        else:
+            item = services.cart_item_add(
+                cart=cart, product_id=data["product"], quantity=data["quantity"]
+            )
         return self.item_response(cart, item.pk, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -134,7 +136,7 @@ class CartView(_CartAPIView):
         description="Empty the cart (a guest without a cart: nothing to do, still 204).",
     )
     def delete(self, request):
-        cart, _ = self.get_cart(create=False)
+        cart, _ = self.get_cart()
         if cart is not None:
             services.cart_clear(cart=cart)
         return self.with_token(Response(status=status.HTTP_204_NO_CONTENT), cart)
@@ -144,7 +146,7 @@ class CartItemView(_CartAPIView):
     def _update(self, request, item_id: int) -> Response:
         serializer = CartItemUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        cart, _ = self.get_cart(create=False)
+        cart, _ = self.get_cart()
         item = self.get_item(cart, item_id)
         kept = services.cart_item_set_quantity(
             item=item, quantity=serializer.validated_data["quantity"]
@@ -180,6 +182,6 @@ class CartItemView(_CartAPIView):
         operation_id="cart_item_destroy",
     )
     def delete(self, request, item_id: int):
-        cart, _ = self.get_cart(create=False)
+        cart, _ = self.get_cart()
         services.cart_item_delete(item=self.get_item(cart, item_id))
         return self.with_token(Response(status=status.HTTP_204_NO_CONTENT), cart)

@@ -487,3 +487,11 @@ def test_cart_query_budget_is_fixed(user, other_user):
     assert post_small == post_large
     assert get_large <= 5
     assert post_large <= 10
+
+
+def test_cart_guest_refused_first_add_leaves_no_cart():
+    response = guest().post(CART, {"product": ProductFactory(is_active=False).pk})
+
+    assert problem_codes(response) == (409, "product_unavailable")
+    assert "X-Cart-Token" not in response
+    assert not Cart.objects.exists()
