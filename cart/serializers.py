@@ -47,14 +47,11 @@ class CartItemSerializer(serializers.Serializer):
 
 
 class CartWarningSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(
-        choices=[
-            "product_inactive",
-            "out_of_stock",
-            "insufficient_stock",
-            "price_changed",
-            "quantity_capped",
-        ]
+    # A plain string (not an enum component, whose name `CodeEnum` other apps could take).
+    code = serializers.CharField(
+        help_text="One of: `product_inactive` (no longer sold), `out_of_stock` (none left), "
+        "`insufficient_stock` (fewer left than the line holds), `price_changed` (the price "
+        "differs from the price when added), `quantity_capped` (a merge kept less than asked)."
     )
     item_id = serializers.IntegerField(
         allow_null=True, help_text="The line concerned; null for a merged line that was dropped."

@@ -37,7 +37,7 @@ _TOKEN_RESPONSE_HEADER = OpenApiParameter(
     CART_TOKEN_HEADER,
     str,
     OpenApiParameter.HEADER,
-    response=True,
+    response=[200, 201],
     description="The guest cart's token, on every answer about a guest cart.",
 )
 _NO_BODY = OpenApiResponse(description="No response body")
@@ -157,7 +157,7 @@ class CartItemView(_CartAPIView):
 
     _update_schema = extend_schema(
         tags=["cart"],
-        parameters=[_TOKEN_PARAMETER],
+        parameters=[_TOKEN_PARAMETER, _TOKEN_RESPONSE_HEADER],
         request=CartItemUpdateSerializer,
         responses={200: CartItemSerializer, 204: _NO_BODY},
         description="Set a line's quantity: 200 with the line, or 204 when `quantity` is 0 "
