@@ -2,6 +2,7 @@
 response (product, primary image and line total annotated in one query) with totals
 aggregated in the database, so a cart costs the same few queries whatever its size."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from django.db.models.functions import Coalesce
 from cart.models import Cart, CartItem
 from catalog.models import ProductImage
 
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Value(Decimal("0.00"), output_field=MONEY)
 
@@ -37,11 +39,26 @@ def cart_for_user(*, user) -> Cart | None:
     return Cart.objects.filter(user=user).first()
 
 
-def cart_guest_by_token(*, token: str) -> Cart | None:
+def cart_token_is_wellformed(token: str | None) -> bool:
+    """Tokens are ``secrets.token_urlsafe`` output; anything else cannot name a cart."""
+    return bool(token) and _TOKEN_RE.fullmatch(token) is not None
+
+
+def cart_guest_by_token(*, token: str | None) -> Cart | None:
     """The guest cart with this token. A user's cart is never found by its token."""
-    if not token or len(token) > 64:
+    if not cart_token_is_wellformed(token):
         return None
     return Cart.objects.filter(token=token, user__isnull=True).first()
+
+
+def cart_item_get(*, cart: Cart | None, item_id: int) -> CartItem | None:
+    """A line of ``cart`` (None for another cart's line: the caller answers 404)."""
+    if cart is None:
+        return None
+    item = CartItem.objects.filter(pk=item_id, cart=cart).first()
+    if item is not None:
+        item.cart = cart
+    return item
 
 
 def _line_total() -> ExpressionWrapper:

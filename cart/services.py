@@ -23,7 +23,7 @@ from cart.errors import (
     quantity_too_large,
 )
 from cart.models import Cart, CartItem
-from cart.selectors import cart_max_quantity
+from cart.selectors import cart_max_quantity, cart_token_is_wellformed
 from catalog.models import Product
 
 logger = logging.getLogger("nexus.cart")
@@ -170,7 +170,7 @@ def cart_merge(*, user, token: str) -> list[dict]:
     token already merged does nothing: the guest cart row is locked first, so of two
     concurrent merges the second finds it gone.
     """
-    if not token or len(token) > 64:
+    if not cart_token_is_wellformed(token):
         return []
     guest = Cart.objects.select_for_update().filter(token=token, user__isnull=True).first()
     if guest is None:

@@ -65,10 +65,9 @@ class _CartAPIView(APIView):
         return selectors.cart_guest_by_token(token=token), []
 
     def get_item(self, cart: Cart | None, item_id: int) -> CartItem:
-        item = CartItem.objects.filter(pk=item_id, cart=cart).first() if cart else None
+        item = selectors.cart_item_get(cart=cart, item_id=item_id)
         if item is None:
             raise NotFound("No such line in your cart.")
-        item.cart = cart
         return item
 
     @staticmethod

@@ -495,3 +495,11 @@ def test_cart_guest_refused_first_add_leaves_no_cart():
     assert problem_codes(response) == (409, "product_unavailable")
     assert "X-Cart-Token" not in response
     assert not Cart.objects.exists()
+
+
+@pytest.mark.parametrize("token", ["a" * 65, "bad token!", "nul\x00byte", "é" * 10])
+def test_cart_malformed_token_is_no_cart(user, token):
+    response = guest(token).get(CART)
+
+    assert response.status_code == 200
+    assert response.json()["id"] is None

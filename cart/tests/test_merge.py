@@ -161,3 +161,25 @@ def test_cart_failed_login_does_not_merge(user):
 
     assert problem_codes(response) == (401, "invalid_credentials")
     assert Cart.objects.filter(pk=guest.pk, user=None).exists()
+
+
+def test_cart_signed_in_add_with_guest_token_merges_first(user):
+    product = ProductFactory(stock_quantity=10)
+    guest = GuestCartFactory()
+    CartItemFactory(cart=guest, product=product, quantity=2)
+
+    response = signed_in_with_token(user, guest.token).post(
+        CART, {"product": product.pk, "quantity": 1}
+    )
+
+    assert response.status_code == 201
+    assert response.json()["quantity"] == 3
+    assert "X-Cart-Token" not in response
+    assert not Cart.objects.filter(pk=guest.pk).exists()
+
+
+def test_cart_admin_login_without_request_data_does_not_break(admin_user, client):
+    # Django's own login (admin) sends user_logged_in with a plain HttpRequest.
+    client.force_login(admin_user)
+
+    assert client.get("/admin/cart/cart/").status_code == 200
