@@ -142,11 +142,16 @@ class CartView(_CartAPIView):
 
 
 class CartItemView(_CartAPIView):
+    # Not used for lookups (get_item scopes lines to the caller's cart); it names the model
+    # for tooling such as the authorization matrix test.
+    queryset = CartItem.objects.none()
+
     def _update(self, request, item_id: int) -> Response:
+        cart, _ = self.get_cart()
+        # Another cart's line is a 404 whatever the body says.
+        item = self.get_item(cart, item_id)
         serializer = CartItemUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        cart, _ = self.get_cart()
-        item = self.get_item(cart, item_id)
         kept = services.cart_item_set_quantity(
             item=item, quantity=serializer.validated_data["quantity"]
         )

@@ -361,7 +361,8 @@ def test_cart_item_delete_204(user, user_client):
 
 
 @pytest.mark.parametrize(
-    ("method", "payload"), [("put", {"quantity": 2}), ("patch", {"quantity": 2}), ("delete", None)]
+    ("method", "payload"),
+    [("put", {"quantity": 2}), ("patch", {"quantity": 2}), ("put", {}), ("delete", None)],
 )
 def test_cart_item_of_another_user_is_404(other_user, user_client, method, payload):
     item = CartItemFactory(cart=CartFactory(user=other_user), quantity=1)
