@@ -14,7 +14,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -182,7 +181,6 @@ def carts_abandoned(*, before: datetime) -> QuerySet[Cart]:
     """Non-empty carts untouched since ``before``, most valuable first."""
     return (
         carts_with_value()
-        .filter(updated_at__lt=before)
-        .filter(Q(item_count__gt=0))
+        .filter(updated_at__lt=before, item_count__gt=0)
         .order_by("-value", "updated_at", "id")
     )
