@@ -248,6 +248,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 NEXUS_CURRENCY = env_str("NEXUS_CURRENCY", "USD")
+# Most units of one product in a cart line.
+NEXUS_CART_MAX_QUANTITY = env_int("NEXUS_CART_MAX_QUANTITY", 1000)
 
 # =============================================================================
 # CORS
