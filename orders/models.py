@@ -59,12 +59,8 @@ class Order(models.Model):
             _choices_check("payment_status", PaymentStatus, "orders_order_payment_status_valid"),
             _choices_check("payment_method", PaymentMethod, "orders_order_payment_method_valid"),
             models.CheckConstraint(
-                condition=models.Q(subtotal__gte=0, shipping_cost__gte=0),
+                condition=models.Q(subtotal__gte=0, shipping_cost__gte=0, total__gte=0),
                 name="orders_order_amounts_gte_0",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(total=models.F("subtotal") + models.F("shipping_cost")),
-                name="orders_order_total_is_sum",
             ),
         ]
         indexes = [

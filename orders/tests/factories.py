@@ -1,0 +1,79 @@
+"""factory-boy factories for the orders tests: catalog products, carts, and a checkout
+helper that places real orders through the service."""
+
+from decimal import Decimal
+
+import factory
+
+from cart.models import Cart, CartItem
+from catalog.models import Category, Product
+from orders import services
+from orders.choices import PaymentMethod
+from users.tests.factories import AddressFactory, UserFactory
+
+ADDRESS = {
+    "full_name": "Ada Lovelace",
+    "street": "12 St James's Square",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+}
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    name = factory.Sequence(lambda n: f"Product {n}")
+    slug = factory.Sequence(lambda n: f"product-{n}")
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    price = Decimal("10.00")
+    stock_quantity = 10
+    category = factory.SubFactory(CategoryFactory)
+
+
+class CartFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cart
+
+    user = factory.SubFactory(UserFactory)
+    token = factory.Sequence(lambda n: f"cart-token-{n}")
+
+
+class CartItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CartItem
+
+    cart = factory.SubFactory(CartFactory)
+    product = factory.SubFactory(ProductFactory)
+    quantity = 1
+    unit_price_at_add = factory.LazyAttribute(lambda item: item.product.price)
+
+
+def fill_cart(user, *lines: tuple[Product, int]) -> Cart:
+    """Put ``(product, quantity)`` lines in the user's cart (created if needed)."""
+    cart = Cart.objects.filter(user=user).first() or CartFactory(user=user)
+    for product, quantity in lines:
+        CartItemFactory(cart=cart, product=product, quantity=quantity)
+    return cart
+
+
+def place_order(user, *lines: tuple[Product, int], **kwargs):
+    """A real order through checkout (defaults: one product, a body address, card)."""
+    if not lines:
+        lines = ((ProductFactory(), 1),)
+    fill_cart(user, *lines)
+    kwargs.setdefault("shipping_address", dict(ADDRESS))
+    kwargs.setdefault("payment_method", PaymentMethod.CARD)
+    return services.order_place(user=user, **kwargs)
+
+
+__all__ = ["ADDRESS", "AddressFactory", "UserFactory", "fill_cart", "place_order"]
