@@ -89,23 +89,23 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # history is never lost; cancel instead
 
-    @admin.action(description="Mark processing")
+    @admin.action(permissions=["change"], description="Mark processing")
     def mark_processing(self, request, queryset):
         _run(self, request, queryset, services.order_process, "Processing")
 
-    @admin.action(description="Mark shipped (emails the customer)")
+    @admin.action(permissions=["change"], description="Mark shipped (emails the customer)")
     def mark_shipped(self, request, queryset):
         _run(self, request, queryset, services.order_ship, "Shipped")
 
-    @admin.action(description="Mark delivered")
+    @admin.action(permissions=["change"], description="Mark delivered")
     def mark_delivered(self, request, queryset):
         _run(self, request, queryset, services.order_deliver, "Delivered")
 
-    @admin.action(description="Cancel (puts the stock back)")
+    @admin.action(permissions=["change"], description="Cancel (puts the stock back)")
     def cancel(self, request, queryset):
         _run(self, request, queryset, services.order_cancel, "Cancelled")
 
-    @admin.action(description="Mark paid")
+    @admin.action(permissions=["change"], description="Mark paid")
     def mark_paid(self, request, queryset):
         _run(self, request, queryset, services.order_mark_paid, "Paid")
 

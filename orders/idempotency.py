@@ -22,12 +22,13 @@ A claim left behind by a crashed worker is taken over after ``NEXUS_IDEMPOTENCY_
 import functools
 import hashlib
 import json
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -37,6 +38,8 @@ from rest_framework.response import Response
 from orders.choices import IdempotencyStatus
 from orders.errors import IdempotencyKeyInUse, IdempotencyKeyMismatch, InvalidIdempotencyKey
 from orders.models import IdempotencyKey
+
+logger = logging.getLogger("nexus.orders.idempotency")
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -172,7 +175,11 @@ def idempotent(view_method):
                 return _replay(row)
             raise IdempotencyKeyInUse() from None
         except BaseException:
-            idempotency_release(claim=claim)
+            try:
+                idempotency_release(claim=claim)
+            except DatabaseError:
+                # The original error matters more; the claim frees itself after the lease.
+                logger.warning("could not release idempotency key %s", claim.pk, exc_info=True)
             raise
         if not 200 <= response.status_code < 300:
             idempotency_release(claim=claim)

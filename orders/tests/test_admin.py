@@ -76,3 +76,22 @@ def test_admin_cannot_add_or_delete_orders(admin_client_, user):
     order = place_order(user)
     assert admin_client_.get(f"{CHANGELIST}add/").status_code == 403
     assert admin_client_.get(f"{CHANGELIST}{order.pk}/delete/").status_code == 403
+
+
+def test_staff_without_change_permission_get_no_actions(user):
+    from orders.tests.factories import UserFactory
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(*_perms("view_order"))
+    client = Client()
+    client.force_login(viewer)
+    order = place_order(user)
+    response = _action(client, "mark_processing", order)
+    assert response.status_code == 200
+    assert Order.objects.get(pk=order.pk).status == "pending"
+
+
+def _perms(*codenames):
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(content_type__app_label="orders", codename__in=codenames)

@@ -213,3 +213,15 @@ def test_no_email_when_checkout_fails(user_client, django_capture_on_commit_call
     with django_capture_on_commit_callbacks(execute=True):
         _checkout(user_client)
     assert mail.outbox == []
+
+
+def test_a_mail_server_failure_does_not_fail_the_checkout(
+    user_client, user, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1
+    fill_cart(user, (ProductFactory(), 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _checkout(user_client)
+    assert response.status_code == 201
+    assert Order.objects.count() == 1
