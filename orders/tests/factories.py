@@ -1,6 +1,7 @@
 """factory-boy factories for the orders tests: catalog products, carts, and a checkout
 helper that places real orders through the service."""
 
+import secrets
 from decimal import Decimal
 
 import factory
@@ -9,6 +10,7 @@ from cart.models import Cart, CartItem
 from catalog.models import Category, Product
 from orders import services
 from orders.choices import PaymentMethod
+from orders.models import Order, OrderItem
 from users.tests.factories import AddressFactory, UserFactory
 
 ADDRESS = {
@@ -45,7 +47,7 @@ class CartFactory(factory.django.DjangoModelFactory):
         model = Cart
 
     user = factory.SubFactory(UserFactory)
-    token = factory.Sequence(lambda n: f"cart-token-{n}")
+    token = factory.LazyFunction(lambda: secrets.token_urlsafe(32))
 
 
 class CartItemFactory(factory.django.DjangoModelFactory):
@@ -56,6 +58,40 @@ class CartItemFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     quantity = 1
     unit_price_at_add = factory.LazyAttribute(lambda item: item.product.price)
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """A bare order row (no stock taken): for tests that need an order, not a checkout."""
+
+    class Meta:
+        model = Order
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory)
+    number = factory.Sequence(lambda n: f"NX-TEST-{n:06d}")
+    payment_method = PaymentMethod.CARD
+    subtotal = Decimal("10.00")
+    shipping_cost = Decimal("9.99")
+    total = Decimal("19.99")
+    currency = "USD"
+    shipping_address = factory.LazyFunction(lambda: dict(ADDRESS))
+    billing_address = factory.LazyFunction(lambda: dict(ADDRESS))
+    item = factory.RelatedFactory(
+        "orders.tests.factories.OrderItemFactory", factory_related_name="order"
+    )
+
+
+class OrderItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderItem
+
+    order = factory.SubFactory(OrderFactory, item=None)
+    product = factory.SubFactory(ProductFactory)
+    product_name = factory.LazyAttribute(lambda item: item.product.name)
+    sku = factory.LazyAttribute(lambda item: item.product.sku)
+    unit_price = factory.LazyAttribute(lambda item: item.product.price)
+    quantity = 1
+    line_total = factory.LazyAttribute(lambda item: item.unit_price * item.quantity)
 
 
 def fill_cart(user, *lines: tuple[Product, int]) -> Cart:
