@@ -72,7 +72,7 @@ class ReviewUpdateSerializer(serializers.Serializer):
     """PUT needs ``rating`` and ``comment``; PATCH any subset. The product cannot change."""
 
     rating = serializers.IntegerField(min_value=RATING_MIN, max_value=RATING_MAX)
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     comment = serializers.CharField(max_length=5000)
 
 

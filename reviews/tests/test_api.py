@@ -409,7 +409,7 @@ def test_review_patch_by_author_moves_the_aggregates(buyer_client, product):
 
 
 def test_review_put_needs_rating_and_comment(buyer_client, product):
-    review_id = _post_review(buyer_client, product).json()["id"]
+    review_id = _post_review(buyer_client, product, title="Old title").json()["id"]
 
     response = buyer_client.put(detail(review_id), {"title": "only a title"})
 
@@ -418,6 +418,15 @@ def test_review_put_needs_rating_and_comment(buyer_client, product):
     ok = buyer_client.put(detail(review_id), {"rating": 3, "comment": "Changed my mind."})
     assert ok.status_code == 200
     assert ok.json()["comment"] == "Changed my mind."
+    assert ok.json()["title"] == ""
+
+
+def test_review_patch_keeps_the_fields_not_given(buyer_client, product):
+    review_id = _post_review(buyer_client, product, 4, title="Kept").json()["id"]
+
+    response = buyer_client.patch(detail(review_id), {"comment": "New words."})
+
+    assert (response.json()["title"], response.json()["rating"]) == ("Kept", 4)
 
 
 def test_review_patch_rating_out_of_range_is_400(buyer_client, product):
