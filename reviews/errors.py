@@ -66,3 +66,12 @@ class BadRequest(DomainError):
             f"The request is invalid: {field}: {message}",
             errors=[{"field": field, "code": code, "message": message}],
         )
+
+
+class ReviewNotFound(DomainError):
+    """The review disappeared (deleted by a concurrent request) while this one ran."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+    title = "Not Found"
+    default_detail = "No such review."

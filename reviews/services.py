@@ -27,6 +27,7 @@ from reviews.errors import (
     BadRequest,
     OwnReview,
     PurchaseRequired,
+    ReviewNotFound,
     ReviewNotPublished,
     VoteNotFound,
 )
@@ -85,7 +86,10 @@ def _aggregates_refresh(*, product_id: int) -> None:
 
 def _review_lock(review: Review) -> Review:
     """The review's current row, locked (it may have changed since the caller read it)."""
-    return Review.objects.select_for_update().get(pk=review.pk)
+    current = Review.objects.select_for_update().filter(pk=review.pk).first()
+    if current is None:
+        raise ReviewNotFound()
+    return current
 
 
 def comment_fingerprint(comment: str) -> str:
@@ -273,6 +277,8 @@ def review_vote_add(*, review: Review, user) -> Review:
         with transaction.atomic():
             ReviewVote.objects.create(review=review, user=user)
     except IntegrityError:
+        if not Review.objects.filter(pk=review.pk).exists():
+            raise ReviewNotFound() from None
         raise AlreadyVoted() from None
     Review.objects.filter(pk=review.pk).update(helpful_count=F("helpful_count") + 1)
     review.refresh_from_db(fields=["helpful_count"])

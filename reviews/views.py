@@ -5,6 +5,7 @@ service or selector, serialize."""
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
@@ -77,7 +78,9 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return super().filter_queryset(queryset)
 
     def _review_response(self, review: Review, status_code: int = status.HTTP_200_OK) -> Response:
-        review = selectors.review_visible_list(user=self.request.user).get(pk=review.pk)
+        review = selectors.review_visible_list(user=self.request.user).filter(pk=review.pk).first()
+        if review is None:  # deleted or hidden by a concurrent request
+            raise NotFound()
         context = self.get_serializer_context()
         return Response(ReviewSerializer(review, context=context).data, status=status_code)
 

@@ -15,6 +15,7 @@ from reviews.errors import (
     BadRequest,
     OwnReview,
     PurchaseRequired,
+    ReviewNotFound,
     ReviewNotPublished,
 )
 from reviews.models import Review
@@ -168,6 +169,17 @@ def test_vote_and_report_refuse_own_and_unpublished_reviews(product):
         services.review_vote_add(review=review, user=UserFactory())
     with pytest.raises(ReviewNotPublished):
         services.review_report(review=review, user=UserFactory(), reason="spam")
+
+
+def test_changes_to_a_review_deleted_meanwhile_are_404(product):
+    review = ReviewFactory(product=product)
+    Review.objects.filter(pk=review.pk).delete()
+    with pytest.raises(ReviewNotFound):
+        services.review_update(review=review, rating=1)
+    with pytest.raises(ReviewNotFound):
+        services.review_moderate(
+            review=review, moderator=UserFactory(is_staff=True), status=ReviewStatus.REJECTED
+        )
 
 
 def test_edit_never_publishes_a_held_review(product):
