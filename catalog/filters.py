@@ -5,7 +5,7 @@ import re
 import django_filters
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, FloatField, Q, QuerySet, Value
 
 from catalog.models import Category, Product
 from catalog.selectors import category_descendant_ids, category_resolve, category_tree
@@ -42,8 +42,8 @@ def product_search(queryset: QuerySet[Product], text: str) -> QuerySet[Product]:
             substring | Q(brand__icontains=text) | Q(description__icontains=text)
         )
     words = _WORD.findall(text)[:8]
-    if not words:
-        return queryset.filter(substring)
+    if not words:  # punctuation only: substring match, every rank equal
+        return queryset.filter(substring).annotate(rank=Value(0.0, output_field=FloatField()))
     query = SearchQuery(
         " & ".join(f"{word}:*" for word in words), search_type="raw", config="english"
     )

@@ -13,7 +13,9 @@ class CategorySerializer(serializers.ModelSerializer):
     """A category. ``product_count`` counts active products in the category and in all
     its subcategories (the same set ``products/?category=`` returns to the public)."""
 
-    product_count = serializers.SerializerMethodField()
+    product_count = serializers.SerializerMethodField(
+        help_text="Active products in this category and all its subcategories."
+    )
 
     class Meta:
         model = Category

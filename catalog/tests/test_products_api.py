@@ -244,6 +244,8 @@ def test_product_search_matches_name_partial_word_sku_brand_and_description(api_
     assert _ids(api_client.get(URL, {"search": "coffee"})) == [mug.pk]
     assert _ids(api_client.get(URL, {"search": "nothing-like-this"})) == []
     assert _ids(api_client.get(URL, {"search": "  "})) != []
+    assert _ids(api_client.get(URL, {"search": "%_!"})) == []
+    assert _ids(api_client.get(URL, {"search": "-XYZ"})) == [laptop.pk]
 
 
 def test_product_search_hides_inactive(api_client):

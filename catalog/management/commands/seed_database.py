@@ -136,7 +136,8 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 # Fresh statistics for the planner, and a visibility map so that counts
                 # can use index-only scans.
-                cursor.execute("VACUUM ANALYZE catalog_product")
+                vacuum = "" if connection.in_atomic_block else "VACUUM "  # not in a transaction
+                cursor.execute(f"{vacuum}ANALYZE catalog_product")
         self.stdout.write(self.style.SUCCESS(f"Done in {time.monotonic() - started:.1f}s."))
 
     # ------------------------------------------------------------------ steps
