@@ -66,6 +66,34 @@ def versioned_key(kind: str, raw: str, version: int | None = None) -> str:
     return f"catalog:v{version if version is not None else catalog_version()}:{kind}:{digest}"
 
 
+def _response_key(kind: str, raw: str) -> str:
+    digest = hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
+    return f"catalog:response:{kind}:{digest}"
+
+
+def response_get(kind: str, raw: str) -> tuple[int, bytes | None]:
+    """(current version, cached body or None) in one round trip (MGET).
+
+    A response is stored as ``(version, body)`` under a key without the version, so the
+    version and the entry come back together; an entry of another version is a miss. The
+    version is read before the response is computed, so a write committed meanwhile
+    makes that response stale at once instead of being hidden under the new version.
+    """
+    key = _response_key(kind, raw)
+    values = cache.get_many([VERSION_KEY, key])
+    version = values.get(VERSION_KEY)
+    if version is None:
+        version = catalog_version()
+    entry = values.get(key)
+    if entry is not None and entry[0] == version:
+        return version, entry[1]
+    return version, None
+
+
+def response_set(kind: str, raw: str, version: int, body: bytes) -> None:
+    cache.set(_response_key(kind, raw), (version, body), timeout=cache_timeout())
+
+
 def cached(key: str, compute: Callable[[], Any]) -> Any:
     """``compute()`` memoised under ``key`` (when caching is on)."""
     if not cache_enabled():

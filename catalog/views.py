@@ -1,7 +1,6 @@
 """Catalog endpoints: categories, products (list/detail cached for the public), product
 images and staff stock adjustments. Thin: validate, call a selector or a service, serialize."""
 
-from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -13,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors, services
-from catalog.cache import cache_enabled, cache_timeout, catalog_version, versioned_key
+from catalog.cache import cache_enabled, response_get, response_set
 from catalog.filters import CategoryFilter, ProductFilter
 from catalog.models import Category, Product, ProductImage
 from catalog.pagination import CatalogPagination
@@ -132,20 +131,18 @@ class ProductViewSet(viewsets.ModelViewSet):
     def count_cache_key(self, params: str) -> str:
         return selectors.product_count_key(staff=is_staff(self.request), params=params)
 
-    def _public_cache_key(self, kind: str) -> str | None:
-        if not cache_enabled() or is_staff(self.request):
-            return None
-        return versioned_key(kind, self.request.build_absolute_uri(), catalog_version())
-
     def _cached_response(self, kind: str, produce) -> HttpResponse | Response:
-        key = self._public_cache_key(kind)
-        if key is not None:
-            body = cache.get(key)
-            if body is not None:
-                return HttpResponse(body, content_type="application/json")
+        """Public responses come from the cache when the catalog has not changed since
+        they were rendered; staff responses are never cached."""
+        if not cache_enabled() or is_staff(self.request):
+            return produce()
+        url = self.request.build_absolute_uri()
+        version, body = response_get(kind, url)
+        if body is not None:
+            return HttpResponse(body, content_type="application/json")
         response = produce()
-        if key is not None and response.status_code == status.HTTP_200_OK:
-            cache.set(key, JSONRenderer().render(response.data), timeout=cache_timeout())
+        if response.status_code == status.HTTP_200_OK:
+            response_set(kind, url, version, JSONRenderer().render(response.data))
         return response
 
     def list(self, request, *args, **kwargs):

@@ -2,6 +2,7 @@
 no query, every catalog write is visible on the next read, staff are never served it."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -141,3 +142,28 @@ def test_category_product_count_follows_writes(
         )
 
     assert api_client.get("/api/v1/categories/mugs/").json()["product_count"] == 1
+
+
+def test_dead_redis_means_uncached_answers_not_errors(
+    api_client, staff_client, settings, django_capture_on_commit_callbacks
+):
+    # A Redis nobody listens on, configured like production (errors ignored).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2},
+        }
+    }
+    settings.DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    cache.set("probe", 1)
+    assert cache.get("probe") is None  # really no cache behind it
+    product = ProductFactory(name="Before")
+
+    assert api_client.get(URL).json()["results"][0]["name"] == "Before"
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.patch(f"{URL}{product.pk}/", {"name": "After"})
+
+    assert api_client.get(URL).json()["results"][0]["name"] == "After"
+    assert api_client.get(f"{URL}{product.slug}/").json()["name"] == "After"
+    assert api_client.get("/api/v1/categories/").status_code == 200
