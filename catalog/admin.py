@@ -3,7 +3,9 @@ services, so slugs are generated, stock is never written back stale, and the pub
 cache is invalidated exactly as for API writes."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 
 from catalog import services
 from catalog.cache import catalog_changed
@@ -33,8 +35,21 @@ class StockFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ProductImageFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        primaries = [
+            form
+            for form in self.forms
+            if form.cleaned_data.get("is_primary") and not form.cleaned_data.get("DELETE")
+        ]
+        if len(primaries) > 1:
+            raise ValidationError("Only one image can be the primary image.")
+
+
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
+    formset = ProductImageFormSet
     extra = 0
     fields = ["image", "alt_text", "is_primary"]
 

@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from catalog.models import Product
-from catalog.tests.factories import CategoryFactory, ProductFactory
+from catalog.models import Product, ProductImage
+from catalog.tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +63,36 @@ def test_admin_add_product_generates_slug_and_change_page_renders(admin_browser)
     product = Product.objects.get(sku="LAMP-1")
     assert product.slug == "desk-lamp" and product.stock_quantity == 4
     assert admin_browser.get(f"{URL}{product.pk}/change/").status_code == 200
+
+
+def test_admin_refuses_two_primary_images(admin_browser):
+    product = ProductFactory()
+    images = ProductImageFactory.create_batch(2, product=product)
+    images[0].is_primary = True
+    images[0].save()
+    form = {
+        "name": product.name,
+        "sku": product.sku,
+        "brand": product.brand,
+        "category": product.category_id,
+        "description": product.description,
+        "price": "19.99",
+        "is_active": "on",
+        "images-TOTAL_FORMS": "2",
+        "images-INITIAL_FORMS": "2",
+    }
+    for n, image in enumerate(images):
+        form.update(
+            {
+                f"images-{n}-id": image.pk,
+                f"images-{n}-product": product.pk,
+                f"images-{n}-alt_text": "x",
+                f"images-{n}-is_primary": "on",
+            }
+        )
+
+    response = admin_browser.post(f"{URL}{product.pk}/change/", form)
+
+    assert response.status_code == 200
+    assert b"Only one image can be the primary image." in response.content
+    assert ProductImage.objects.filter(is_primary=True).count() == 1
