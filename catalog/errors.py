@@ -17,3 +17,24 @@ class CategoryNotEmpty(DomainError):
     code = "category_not_empty"
     title = "Category not empty"
     default_detail = "This category still holds products or subcategories."
+
+
+class BadRequest(DomainError):
+    """A field-level refusal decided by a service (shaped like a validation error)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "validation_error"
+    title = "Bad Request"
+
+    def __init__(self, field: str, code: str, message: str):
+        super().__init__(
+            f"The request is invalid: {field}: {message}",
+            errors=[{"field": field, "code": code, "message": message}],
+        )
+
+
+class ImageTooLarge(DomainError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "image_too_large"
+    title = "Image too large"
+    default_detail = "The image is larger than the allowed size."
