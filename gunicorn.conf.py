@@ -40,9 +40,9 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1000)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 
-# The heartbeat file lives in memory: a container's overlay filesystem can stall it.
-if os.path.isdir("/dev/shm"):
-    worker_tmp_dir = "/dev/shm"
+# The image points the worker heartbeat file at /dev/shm: on a container's overlay
+# filesystem a slow disk can stall it and get healthy workers killed.
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
 
 # Only the proxy in front may claim HTTPS via X-Forwarded-Proto (Django decides on its own
 # via SECURE_PROXY_SSL_HEADER; this keeps Gunicorn's wsgi.url_scheme consistent).
