@@ -436,6 +436,16 @@ else
     info "docker compose plugin not installed: YAML checks only"
 fi
 
+step "deploy.sh safety"
+refuses() {
+    local out
+    if out=$(NEXUS_ENV_FILE=$1 bash scripts/deploy.sh status 2>&1 </dev/null); then return 1; fi
+    grep -q "$2" <<<"$out" || { info "unexpected: $out"; return 1; }
+}
+check "deploy.sh refuses to run without the env file" refuses "$WORK/no-such.env" "not found"
+check "deploy.sh refuses an env file with CHANGE_ME placeholders" refuses .env.prod.example "CHANGE_ME"
+check "deploy.sh help lists every command" bash -c 'out=$(bash scripts/deploy.sh help); for c in init update "ssl DOMAIN" status backup "restore FILE" "logs \[SERVICE\]" help; do grep -q "deploy.sh $c" <<<"$out" || exit 1; done'
+
 step "shell scripts"
 for script in scripts/*.sh; do
     check "bash -n $script" bash -n "$script"
