@@ -16,7 +16,7 @@ set -euo pipefail
 log() { printf '[backup] %s\n' "$*" >&2; }
 die() { printf '[backup] error: %s\n' "$*" >&2; exit 1; }
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 # libpq understands postgresql:// and postgres://; dj-database-url also allows pgsql://.
 libpq_url() {

@@ -28,7 +28,7 @@ REQUIRED_KEYS=(NEXUS_DOMAIN DJANGO_SECRET_KEY JWT_SIGNING_KEY POSTGRES_PASSWORD 
 
 log() { printf '\033[1m[deploy]\033[0m %s\n' "$*" >&2; }
 die() { printf '[deploy] error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 confirm() {
     [[ ${NEXUS_ASSUME_YES:-0} == 1 ]] && return 0
