@@ -111,6 +111,8 @@ for tool in nginx openssl curl envsubst; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# Without the compose v2 plugin, Debian's docker-compose (v1) still validates the files.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
 if [[ ${#missing[@]} -gt 0 ]]; then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         packages=()
@@ -438,12 +440,34 @@ SCRATCH_DBS=()
 step "container and Compose files (static)"
 check "compose files and .env.prod.example pass scripts/check_compose.py" \
     "$PYTHON" scripts/check_compose.py
+# `config` needs no engine. It runs on copies in a scratch dir where .env.prod is the example
+# (the real one is never in the repository).
+COMPOSE_DIR=$WORK/compose
+mkdir -p "$COMPOSE_DIR"
 if docker compose version >/dev/null 2>&1; then
-    check "docker compose config (production, example env)" \
-        docker compose --env-file .env.prod.example -f docker-compose.production.yml config -q
-    check "docker compose config (development)" docker compose -f docker-compose.yml config -q
+    COMPOSE=(docker compose)
+    cp docker-compose.production.yml docker-compose.yml "$COMPOSE_DIR/"
+elif command -v docker-compose >/dev/null; then
+    COMPOSE=(docker-compose)
+    # v1 predates the top-level `name` key; everything else is validated as written.
+    for file in docker-compose.production.yml docker-compose.yml; do
+        grep -v '^name:' "$file" >"$COMPOSE_DIR/$file"
+    done
 else
-    info "docker compose plugin not installed: YAML checks only"
+    COMPOSE=()
+    info "neither the docker compose plugin nor docker-compose is installed: YAML checks only"
+fi
+if [[ ${#COMPOSE[@]} -gt 0 ]]; then
+    info "$("${COMPOSE[@]}" version 2>/dev/null | head -n 1)"
+    cp .env.prod.example "$COMPOSE_DIR/.env.prod"
+    compose_config() { (cd "$COMPOSE_DIR" && "${COMPOSE[@]}" "$@" config -q); }
+    check "compose config: production file with the example env" \
+        compose_config --env-file .env.prod -f docker-compose.production.yml
+    check "compose config: development file" compose_config -f docker-compose.yml
+    : >"$COMPOSE_DIR/empty.env"
+    check "compose refuses to render production without the secrets" \
+        bash -c 'cd "$1" && shift && ! out=$("$@" --env-file empty.env -f docker-compose.production.yml config -q 2>&1) && grep -q "in .env.prod" <<<"$out"' \
+        _ "$COMPOSE_DIR" "${COMPOSE[@]}"
 fi
 
 step "deploy.sh safety"
