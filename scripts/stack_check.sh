@@ -313,6 +313,8 @@ code=$(fetch api "$BASE/api/v1/schema/?format=json")
 check "proxied API response (schema) -> 200" expect_status api "$code" 200
 check "proxied API response: security headers once each" headers_once api
 check "proxied API response: X-Request-ID once (from Django)" test "$(header_count api x-request-id)" = 1
+code=$(fetch rid -H "X-Request-ID: stack-check-$$" "$BASE/health/")
+check "a caller's X-Request-ID goes through nginx to Django and back" test "$(header rid x-request-id)" = "stack-check-$$"
 code=$(fetch django404 "$BASE/api/v1/no-such-endpoint/")
 check "Django 404 -> 404 problem+json" expect_status django404 "$code" 404
 check "Django 404: security headers once each" headers_once django404
@@ -345,6 +347,8 @@ check "a forged X-Forwarded-For from the client is ignored" bash -c "! grep -q '
 psql "$DATABASE_URL" -qc "DELETE FROM users_loginfailure WHERE key IN ('address:127.0.0.2', 'account:$probe_email')" >/dev/null 2>&1 || true
 check "Gunicorn access log carries the forwarded address and request id" \
     grep -q 'xff="127.0.0.2".*rid=[0-9a-f]' "$WORK/gunicorn-access.log"
+check "nginx and Gunicorn log the same request id" \
+    bash -c 'grep -q "rid=stack-check-$3" "$1" && grep -q "rid=stack-check-$3" "$2"' _ "$WORK/nginx-access.log" "$WORK/gunicorn-access.log" "$$"
 
 step "gzip"
 code=$(fetch gzip -H 'Accept-Encoding: gzip' "$BASE/api/v1/schema/?format=json")
