@@ -182,6 +182,19 @@ def describe_default(field) -> str:
     return "default (computed)"
 
 
+OPERATORS = {"exact": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "in": "IN"}
+
+
+def render_lookup(lookup: str, value) -> str:
+    """``stock__gte``, 0 -> ``stock >= 0`` (unknown lookups are shown as written)."""
+    column, _, operator = lookup.rpartition("__")
+    if operator == "isnull" and column:
+        return f"{column} IS {'' if value else 'NOT '}NULL"
+    if operator in OPERATORS and column:
+        return f"{column} {OPERATORS[operator]} {value!r}"
+    return f"{lookup} = {value!r}"
+
+
 def render_q(q) -> str:
     from django.db.models import Q
 
@@ -193,7 +206,7 @@ def render_q(q) -> str:
             lookup, value = child
             if isinstance(value, enum.Enum):
                 value = value.value
-            parts.append(f"{lookup} = {value!r}")
+            parts.append(render_lookup(lookup, value))
     text = f" {q.connector} ".join(parts)
     return f"NOT ({text})" if q.negated else text
 
