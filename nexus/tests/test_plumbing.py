@@ -147,3 +147,19 @@ def test_email_failure_does_not_fail_the_request(api_client, user, settings):
     settings.EMAIL_PORT = 9  # discard port: nothing listens, the connection is refused
     response = api_client.post("/api/v1/auth/password/reset/", {"email": user.email})
     assert response.status_code == 202
+
+
+def test_default_throttles_count_each_caller_once(api_client, user_client, monkeypatch):
+    from rest_framework.throttling import AnonRateThrottle
+
+    from nexus.throttles import SignedInRateThrottle
+
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/min"})
+    monkeypatch.setattr(SignedInRateThrottle, "THROTTLE_RATES", {"user": "3/min"})
+    for _ in range(2):
+        assert api_client.get("/api/v1/products/").status_code == 200
+    assert problem_codes(api_client.get("/api/v1/products/")) == (429, "throttled")
+    # The signed-in caller from the same address is counted by account, not by address.
+    for _ in range(3):
+        assert user_client.get("/api/v1/users/profile/").status_code == 200
+    assert problem_codes(user_client.get("/api/v1/users/profile/")) == (429, "throttled")
