@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Category, Product, ProductImage
@@ -83,11 +84,14 @@ class ProductSerializer(serializers.ModelSerializer):
     category = CategoryBriefSerializer(read_only=True)
     in_stock = serializers.BooleanField(read_only=True)
     images = ProductImageSerializer(many=True, read_only=True)
-    rating_histogram = serializers.DictField(
-        child=serializers.IntegerField(),
-        read_only=True,
-        help_text='Approved reviews per star: {"1": n, ..., "5": n}.',
+    rating_histogram = serializers.SerializerMethodField(
+        help_text='Approved reviews per star, always all five keys: {"1": n, ..., "5": n}.',
     )
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_rating_histogram(self, product: Product) -> dict[str, int]:
+        stored = product.rating_histogram or {}
+        return {str(star): int(stored.get(str(star), 0)) for star in range(1, 6)}
 
     class Meta:
         model = Product

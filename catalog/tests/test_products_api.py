@@ -278,3 +278,9 @@ def test_product_list_pagination(api_client):
     assert last["next"] is None and len(last["results"]) == 1
     assert problem_codes(api_client.get(URL, {"page": 9})) == (404, "not_found")
     assert len(api_client.get(URL, {"page_size": 1000}).json()["results"]) == 5
+
+
+def test_rating_histogram_always_has_five_stars(api_client):
+    product = ProductFactory(rating_histogram={"5": 2})
+    body = api_client.get(f"/api/v1/products/{product.id}/").json()
+    assert body["rating_histogram"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 2}
