@@ -5,21 +5,7 @@ from rest_framework import status
 
 from catalog.errors import OutOfStock
 from catalog.models import Product
-from nexus.exceptions import DomainError
-
-
-class CartFieldError(DomainError):
-    """A field-level refusal decided by a service, shaped like a validation error."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "validation_error"
-    title = "Bad Request"
-
-    def __init__(self, field: str, code: str, message: str):
-        super().__init__(
-            f"The request is invalid: {field}: {message}",
-            errors=[{"field": field, "code": code, "message": message}],
-        )
+from nexus.exceptions import DomainError, FieldError
 
 
 class ProductUnavailable(DomainError):
@@ -55,14 +41,12 @@ def out_of_stock(*, product: Product, requested: int) -> OutOfStock:
     )
 
 
-def product_not_found() -> CartFieldError:
-    return CartFieldError("product", "does_not_exist", "No such product.")
+def product_not_found() -> FieldError:
+    return FieldError("product", "does_not_exist", "No such product.")
 
 
-def quantity_too_large(maximum: int) -> CartFieldError:
-    return CartFieldError(
-        "quantity", "max_value", f"A cart line holds at most {maximum} of a product."
-    )
+def quantity_too_large(maximum: int) -> FieldError:
+    return FieldError("quantity", "max_value", f"A cart line holds at most {maximum} of a product.")
 
 
 class CartNotFound(DomainError):

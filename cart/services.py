@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cart.errors import (
-    CartFieldError,
     CartNotFound,
     ProductUnavailable,
     out_of_stock,
@@ -25,6 +24,7 @@ from cart.errors import (
 from cart.models import Cart, CartItem
 from cart.selectors import cart_max_quantity, cart_token_is_wellformed
 from catalog.models import Product
+from nexus.exceptions import FieldError
 
 logger = logging.getLogger("nexus.cart")
 
@@ -44,7 +44,7 @@ def _cart_lock(cart: Cart) -> None:
 
 def _check_quantity(quantity: int) -> None:
     if quantity < 1:
-        raise CartFieldError("quantity", "min_value", "Ensure this value is at least 1.")
+        raise FieldError("quantity", "min_value", "Ensure this value is at least 1.")
     maximum = cart_max_quantity()
     if quantity > maximum:
         raise quantity_too_large(maximum)
@@ -76,7 +76,7 @@ def cart_guest_create() -> Cart:
 def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
     """Add ``quantity`` of a product; a product already in the cart adds to its line.
 
-    Raises CartFieldError for an unknown product or a line above the per-line maximum,
+    Raises FieldError for an unknown product or a line above the per-line maximum,
     ProductUnavailable (409) for an inactive product, OutOfStock (409) when the line would
     exceed the stock available, CartNotFound when the cart is gone. Adding acknowledges
     the current price (the line's ``price_changed`` warning is cleared).

@@ -19,20 +19,6 @@ class CategoryNotEmpty(DomainError):
     default_detail = "This category still holds products or subcategories."
 
 
-class BadRequest(DomainError):
-    """A field-level refusal decided by a service (shaped like a validation error)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "validation_error"
-    title = "Bad Request"
-
-    def __init__(self, field: str, code: str, message: str):
-        super().__init__(
-            f"The request is invalid: {field}: {message}",
-            errors=[{"field": field, "code": code, "message": message}],
-        )
-
-
 class ImageTooLarge(DomainError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     code = "image_too_large"

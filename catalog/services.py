@@ -17,8 +17,9 @@ from django.utils.text import slugify
 from PIL import Image
 
 from catalog.cache import catalog_changed
-from catalog.errors import BadRequest, CategoryNotEmpty, ImageTooLarge, OutOfStock
+from catalog.errors import CategoryNotEmpty, ImageTooLarge, OutOfStock
 from catalog.models import Category, Product, ProductImage
+from nexus.exceptions import FieldError
 
 # --------------------------------------------------------------------------- slugs
 
@@ -62,7 +63,7 @@ def _save_with_unique_slug(instance: Category | Product, prefix: str, on_conflic
             if not model.objects.filter(slug=instance.slug).exists():
                 on_conflict(exc)
             instance.slug = f"{instance.slug[:200]}-{secrets.token_hex(3)}"
-    raise BadRequest("name", "slug_conflict", "Could not generate a unique slug; try again.")
+    raise FieldError("name", "slug_conflict", "Could not generate a unique slug; try again.")
 
 
 # --------------------------------------------------------------------------- categories
@@ -74,7 +75,7 @@ def _check_parent(category: Category | None, parent: Category | None) -> None:
     node: Category | None = parent
     while node is not None:
         if node.pk == category.pk:
-            raise BadRequest(
+            raise FieldError(
                 "parent", "invalid", "A category cannot be moved under itself or its children."
             )
         node = node.parent
@@ -98,7 +99,7 @@ def category_create(
 @transaction.atomic
 def category_update(*, category: Category, data: dict[str, Any]) -> Category:
     """Rename, describe or move a category. The slug never changes; a category cannot
-    become its own ancestor (BadRequest)."""
+    become its own ancestor (FieldError)."""
     editable = {"name", "description", "parent"}
     changed = [field for field in data if field in editable]
     if "parent" in changed:
@@ -141,12 +142,12 @@ _PRODUCT_FIELDS = (
 )
 
 
-def _sku_conflict(sku: str, exclude_pk: int | None = None) -> BadRequest | None:
+def _sku_conflict(sku: str, exclude_pk: int | None = None) -> FieldError | None:
     queryset = Product.objects.filter(sku=sku)
     if exclude_pk is not None:
         queryset = queryset.exclude(pk=exclude_pk)
     if queryset.exists():
-        return BadRequest("sku", "unique", "A product with this SKU already exists.")
+        return FieldError("sku", "unique", "A product with this SKU already exists.")
     return None
 
 
@@ -154,7 +155,7 @@ def _sku_conflict(sku: str, exclude_pk: int | None = None) -> BadRequest | None:
 def product_create(*, data: dict[str, Any]) -> Product:
     """Create a product with a generated, unique and stable slug.
 
-    Raises BadRequest for a taken SKU (checked first, and again if a concurrent insert
+    Raises FieldError for a taken SKU (checked first, and again if a concurrent insert
     won the race).
     """
     error = _sku_conflict(data["sku"])
@@ -345,10 +346,10 @@ _IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 def _decode_image(data: bytes) -> str:
     """Decode the whole image (not just its header) and return its file extension.
 
-    Raises BadRequest for anything Pillow cannot decode, for formats other than JPEG,
+    Raises FieldError for anything Pillow cannot decode, for formats other than JPEG,
     PNG, WebP and GIF, and for decompression bombs.
     """
-    invalid = BadRequest("image", "invalid_image", "Upload a valid JPEG, PNG, WebP or GIF image.")
+    invalid = FieldError("image", "invalid_image", "Upload a valid JPEG, PNG, WebP or GIF image.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -371,7 +372,7 @@ def product_image_add(
     """Attach an uploaded image to ``product``.
 
     Rules: at most ``NEXUS_MAX_IMAGE_BYTES`` (ImageTooLarge, 413); it must decode as an
-    image (BadRequest); one primary image per product — a new primary demotes the old
+    image (FieldError); one primary image per product — a new primary demotes the old
     one, and a product's first image is primary. The product row is locked so that
     concurrent uploads cannot both become primary. The file is stored under a random name
     (never the client's).

@@ -17,6 +17,7 @@ from django.db import transaction
 from cart.services import cart_clear
 from catalog.models import Product
 from catalog.services import stock_release, stock_reserve
+from nexus.exceptions import FieldError
 from orders import selectors
 from orders.choices import (
     PAYMENT_TRANSITIONS,
@@ -28,7 +29,6 @@ from orders.choices import (
 )
 from orders.errors import CartEmpty, InvalidTransition
 from orders.models import Order, OrderEvent, OrderItem
-from users.errors import BadRequest
 from users.models import Address
 
 logger = logging.getLogger("nexus.orders")
@@ -82,7 +82,7 @@ def address_resolve(
         return None
     book = Address.objects.filter(user=user, pk=address_id).values(*ADDRESS_FIELDS).first()
     if book is None:
-        raise BadRequest(field, "does_not_exist", "No such address in your address book.")
+        raise FieldError(field, "does_not_exist", "No such address in your address book.")
     return _address_snapshot(book)
 
 
@@ -91,7 +91,7 @@ def _default_shipping_address(user) -> dict[str, str]:
         Address.objects.filter(user=user, is_default_shipping=True).values(*ADDRESS_FIELDS).first()
     )
     if book is None:
-        raise BadRequest(
+        raise FieldError(
             "shipping_address",
             "required",
             "Give shipping_address or shipping_address_id (no default shipping address is set).",
@@ -159,7 +159,7 @@ def order_place(
     the cart is emptied through ``cart.services.cart_clear``; the customer is emailed
     after commit.
 
-    Raises CartEmpty (409), OutOfStock (409, every short line), BadRequest (400) for an
+    Raises CartEmpty (409), OutOfStock (409, every short line), FieldError (400) for an
     address that is not the caller's or missing.
     """
     ship_to = address_resolve(

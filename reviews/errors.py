@@ -54,20 +54,6 @@ class AlreadyReported(DomainError):
     default_detail = "You have already reported this review."
 
 
-class BadRequest(DomainError):
-    """A field-level refusal decided by a service (shaped like a validation error)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "validation_error"
-    title = "Bad Request"
-
-    def __init__(self, field: str, code: str, message: str):
-        super().__init__(
-            f"The request is invalid: {field}: {message}",
-            errors=[{"field": field, "code": code, "message": message}],
-        )
-
-
 class ReviewNotFound(DomainError):
     """The review disappeared (deleted by a concurrent request) while this one ran."""
 

@@ -18,13 +18,13 @@ from django.utils import timezone
 
 from catalog.models import Product
 from catalog.services import product_rating_set
+from nexus.exceptions import FieldError
 from reviews import selectors
 from reviews.choices import HoldReason, ReportReason, ReviewStatus
 from reviews.errors import (
     AlreadyReported,
     AlreadyReviewed,
     AlreadyVoted,
-    BadRequest,
     OwnReview,
     PurchaseRequired,
     ReviewNotFound,
@@ -126,7 +126,7 @@ def review_content_hold_reason(
 
 def _check_rating(rating: int) -> None:
     if not RATING_MIN <= rating <= RATING_MAX:
-        raise BadRequest("rating", "out_of_range", f"Rate from {RATING_MIN} to {RATING_MAX} stars.")
+        raise FieldError("rating", "out_of_range", f"Rate from {RATING_MIN} to {RATING_MAX} stars.")
 
 
 # --------------------------------------------------------------------------- reviews
@@ -146,7 +146,7 @@ def review_create(*, user, product_id: int, rating: int, comment: str, title: st
     """
     _check_rating(rating)
     if not _product_lock(product_id=product_id, active_only=True):
-        raise BadRequest("product", "does_not_exist", "No such product.")
+        raise FieldError("product", "does_not_exist", "No such product.")
     if Review.objects.filter(user=user, product_id=product_id).exists():
         raise AlreadyReviewed()
     verified = selectors.review_purchase_exists(user=user, product_id=product_id)
@@ -242,7 +242,7 @@ def review_moderate(*, review: Review, moderator, status: str, reason: str = "")
     """Staff decision: ``approved`` publishes the review, ``rejected`` hides it for good
     (until its author edits it). Any decision closes the review's open reports."""
     if status not in (ReviewStatus.APPROVED, ReviewStatus.REJECTED):
-        raise BadRequest("status", "invalid_choice", "Choose approved or rejected.")
+        raise FieldError("status", "invalid_choice", "Choose approved or rejected.")
     _product_lock(product_id=review.product_id)
     review = _review_lock(review)
     now = timezone.now()
@@ -310,7 +310,7 @@ def review_report(*, review: Review, user, reason: str, detail: str = "") -> Rev
     product's aggregates in the same transaction.
     """
     if reason not in ReportReason.values:
-        raise BadRequest("reason", "invalid_choice", "Not a valid reason.")
+        raise FieldError("reason", "invalid_choice", "Not a valid reason.")
     _check_not_own_and_published(review=review, user=user)
     _product_lock(product_id=review.product_id)
     review = _review_lock(review)

@@ -7,12 +7,12 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from catalog.models import Product
+from nexus.exceptions import FieldError
 from orders.choices import OrderStatus
 from reviews import services
 from reviews.choices import HoldReason, ReviewStatus
 from reviews.errors import (
     AlreadyReviewed,
-    BadRequest,
     OwnReview,
     PurchaseRequired,
     ReviewNotFound,
@@ -140,7 +140,7 @@ def test_review_create_refuses_second_review(product):
 def test_review_create_service_checks_the_rating(product, rating):
     user = UserFactory()
     purchase(user, product)
-    with pytest.raises(BadRequest):
+    with pytest.raises(FieldError):
         services.review_create(user=user, product_id=product.pk, rating=rating, comment="x")
 
 
