@@ -1,5 +1,5 @@
-"""factory-boy factories for the cart tests, with small catalog factories of their own
-(catalog's test factories live on another branch)."""
+"""factory-boy factories for carts and cart lines (catalog's factories, with the stock
+and price these tests assume)."""
 
 import secrets
 from decimal import Decimal
@@ -7,35 +7,19 @@ from decimal import Decimal
 import factory
 
 from cart.models import Cart, CartItem
-from catalog.models import Category, Product, ProductImage
+from catalog.tests import factories as catalog_factories
 from users.tests.factories import UserFactory
 
-
-class CategoryFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Category
-
-    name = factory.Sequence(lambda n: f"Cart category {n}")
-    slug = factory.Sequence(lambda n: f"cart-category-{n}")
+CategoryFactory = catalog_factories.CategoryFactory
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Product
-
-    name = factory.Sequence(lambda n: f"Cart product {n}")
-    slug = factory.Sequence(lambda n: f"cart-product-{n}")
-    sku = factory.Sequence(lambda n: f"CART-{n:05d}")
+class ProductFactory(catalog_factories.ProductFactory):
     price = Decimal("10.00")
     stock_quantity = 50
-    category = factory.SubFactory(CategoryFactory)
 
 
-class ProductImageFactory(factory.django.DjangoModelFactory):
+class ProductImageFactory(catalog_factories.ProductImageFactory):
     """An image row pointing at a file name (no file is written; only the URL is read)."""
-
-    class Meta:
-        model = ProductImage
 
     product = factory.SubFactory(ProductFactory)
     image = factory.Sequence(lambda n: f"products/test/{n}.png")

@@ -1,13 +1,14 @@
-"""factory-boy factories for the orders tests: catalog products, carts, and a checkout
-helper that places real orders through the service."""
+"""factory-boy factories for orders, and a checkout helper that places real orders
+through the service (products and carts come from catalog's and cart's factories)."""
 
-import secrets
 from decimal import Decimal
 
 import factory
 
-from cart.models import Cart, CartItem
-from catalog.models import Category, Product
+from cart.models import Cart
+from cart.tests.factories import CartFactory, CartItemFactory
+from catalog.models import Product
+from catalog.tests import factories as catalog_factories
 from orders import services
 from orders.choices import PaymentMethod
 from orders.models import Order, OrderItem
@@ -22,42 +23,11 @@ ADDRESS = {
 }
 
 
-class CategoryFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Category
-
-    name = factory.Sequence(lambda n: f"Category {n}")
-    slug = factory.Sequence(lambda n: f"category-{n}")
+CategoryFactory = catalog_factories.CategoryFactory
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Product
-
-    name = factory.Sequence(lambda n: f"Product {n}")
-    slug = factory.Sequence(lambda n: f"product-{n}")
-    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+class ProductFactory(catalog_factories.ProductFactory):
     price = Decimal("10.00")
-    stock_quantity = 10
-    category = factory.SubFactory(CategoryFactory)
-
-
-class CartFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Cart
-
-    user = factory.SubFactory(UserFactory)
-    token = factory.LazyFunction(lambda: secrets.token_urlsafe(32))
-
-
-class CartItemFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = CartItem
-
-    cart = factory.SubFactory(CartFactory)
-    product = factory.SubFactory(ProductFactory)
-    quantity = 1
-    unit_price_at_add = factory.LazyAttribute(lambda item: item.product.price)
 
 
 class OrderFactory(factory.django.DjangoModelFactory):
@@ -112,4 +82,12 @@ def place_order(user, *lines: tuple[Product, int], **kwargs):
     return services.order_place(user=user, **kwargs)
 
 
-__all__ = ["ADDRESS", "AddressFactory", "UserFactory", "fill_cart", "place_order"]
+__all__ = [
+    "ADDRESS",
+    "AddressFactory",
+    "CartFactory",
+    "CartItemFactory",
+    "UserFactory",
+    "fill_cart",
+    "place_order",
+]
