@@ -126,7 +126,14 @@ class ProductWriteSerializer(serializers.ModelSerializer):
     """Product create/update body. ``category`` is an id; the slug is generated."""
 
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
-    stock_quantity = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False)
+    stock_quantity = serializers.IntegerField(
+        min_value=0,
+        max_value=2_147_483_647,
+        required=False,
+        help_text="Initial stock, on create only. Afterwards stock changes only through "
+        "POST products/{id}/stock/ (a relative, atomic adjustment); on PUT/PATCH the value "
+        "is ignored, so a form cannot write back a stale level over concurrent checkouts.",
+    )
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all())
 
     class Meta:

@@ -176,9 +176,10 @@ def product_create(*, data: dict[str, Any]) -> Product:
 
 @transaction.atomic
 def product_update(*, product: Product, data: dict[str, Any]) -> Product:
-    """Change a product's fields. The slug stays. ``stock_quantity``, when given, is set
-    by its own single UPDATE, and the other fields are saved with ``update_fields``, so an
-    edit never writes back a stock level read before a concurrent checkout changed it."""
+    """Change a product's fields. The slug stays, and stock is not an editable field:
+    a form or PUT body would write back a level read before concurrent checkouts took
+    units, so stock only changes through ``stock_adjust`` (a relative, atomic update).
+    The other fields are saved with ``update_fields``."""
     changed = [field for field in _PRODUCT_FIELDS if field in data]
     if "sku" in changed:
         error = _sku_conflict(data["sku"], exclude_pk=product.pk)
@@ -191,9 +192,6 @@ def product_update(*, product: Product, data: dict[str, Any]) -> Product:
             product.save(update_fields=[*changed, "updated_at"])
     except IntegrityError as exc:
         raise (_sku_conflict(product.sku, exclude_pk=product.pk) or exc) from exc
-    if "stock_quantity" in data:
-        Product.objects.filter(pk=product.pk).update(stock_quantity=data["stock_quantity"])
-        product.stock_quantity = data["stock_quantity"]
     catalog_changed()
     return product
 

@@ -284,3 +284,22 @@ def test_rating_histogram_always_has_five_stars(api_client):
     product = ProductFactory(rating_histogram={"5": 2})
     body = api_client.get(f"/api/v1/products/{product.id}/").json()
     assert body["rating_histogram"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 2}
+
+
+def test_product_edit_never_writes_back_stock(staff_client):
+    product = ProductFactory(stock_quantity=10)
+    body = staff_client.get(f"/api/v1/products/{product.id}/").json()
+    # A checkout takes 3 units between the staff member's read and their save.
+    Product.objects.filter(pk=product.pk).update(stock_quantity=7)
+    payload = {
+        "name": body["name"],
+        "sku": body["sku"],
+        "price": "29.99",
+        "stock_quantity": body["stock_quantity"],
+        "category": body["category"]["id"],
+    }
+    response = staff_client.put(f"/api/v1/products/{product.id}/", payload)
+    assert response.status_code == 200, response.json()
+    product.refresh_from_db()
+    assert product.price == Decimal("29.99")
+    assert product.stock_quantity == 7
