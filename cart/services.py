@@ -153,8 +153,10 @@ def cart_item_delete(*, item: CartItem) -> None:
 
 @transaction.atomic
 def cart_clear(*, cart: Cart) -> None:
-    """Remove every line of ``cart`` (checkout and DELETE cart/)."""
-    cart.save(update_fields=["updated_at"])
+    """Remove every line of ``cart`` (checkout and DELETE cart/).
+
+    Raises CartNotFound when the cart was merged or purged by a concurrent request."""
+    _cart_lock(cart)
     cart.items.all().delete()
 
 

@@ -504,3 +504,14 @@ def test_cart_malformed_token_is_no_cart(user, token):
 
     assert response.status_code == 200
     assert response.json()["id"] is None
+
+
+def test_clearing_a_cart_that_vanished_is_not_found_not_500():
+    from cart import services
+    from cart.errors import CartNotFound
+    from cart.tests.factories import GuestCartFactory
+
+    cart = GuestCartFactory()
+    Cart.objects.filter(pk=cart.pk).delete()  # merged or purged by a concurrent request
+    with pytest.raises(CartNotFound):
+        services.cart_clear(cart=cart)
