@@ -285,7 +285,7 @@ NEXUS_REVIEWS_BLOCKED_WORDS = env_list("NEXUS_REVIEWS_BLOCKED_WORDS", [])
 # =============================================================================
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_EXPOSE_HEADERS = ["X-Cart-Token", "Retry-After", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = ["X-Cart-Token", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",

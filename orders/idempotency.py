@@ -125,6 +125,22 @@ def idempotency_claim(*, user, key: str, request_hash: str) -> IdempotencyKey:
     raise IdempotencyKeyInUse()
 
 
+def idempotency_is_replay(request) -> bool:
+    """True when ``request`` carries a key whose response is stored: a retry to be replayed.
+
+    Lets a view exempt replays from per-action throttles (a client retrying after a lost
+    response must get the stored answer, not a 429)."""
+    raw = request.headers.get(HEADER)
+    if not raw or not request.user.is_authenticated:
+        return False
+    return IdempotencyKey.objects.filter(
+        user=request.user,
+        key=raw,
+        status=IdempotencyStatus.COMPLETED,
+        created_at__gt=timezone.now() - ttl(),
+    ).exists()
+
+
 def idempotency_release(*, claim: IdempotencyKey) -> None:
     """Drop an unfinished claim so that the client may retry with the same key."""
     IdempotencyKey.objects.filter(

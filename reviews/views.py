@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from orders.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from orders.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_is_replay, idempotent
 from reviews import selectors, services
 from reviews.filters import ReviewFilter
 from reviews.models import Review
@@ -58,7 +58,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_throttles(self):
         throttles = super().get_throttles()
-        if self.action == "create":
+        if self.action == "create" and not idempotency_is_replay(self.request):
             throttles.append(ReviewCreateRateThrottle())
         return throttles
 

@@ -1,5 +1,6 @@
 """Input and output serializers of the users app."""
 
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
 from users.countries import COUNTRY_CODES
@@ -22,7 +23,8 @@ class UserSerializer(serializers.ModelSerializer):
             "date_joined",
         ]
         read_only_fields = ["id", "email", "role", "date_joined"]
-        extra_kwargs = {"username": {"validators": []}}
+        # Uniqueness is checked case-insensitively by the service; the format rule stays.
+        extra_kwargs = {"username": {"validators": [UnicodeUsernameValidator()]}}
 
 
 class RegisterSerializer(serializers.Serializer):

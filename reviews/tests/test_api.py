@@ -251,6 +251,19 @@ def test_review_create_idempotency_key_replays_and_refuses_other_bodies(buyer_cl
     assert Review.objects.count() == 1
 
 
+def test_review_replay_is_not_throttled(monkeypatch, buyer_client, product):
+    monkeypatch.setattr(ReviewCreateRateThrottle, "THROTTLE_RATES", {"review_create": "1/hour"})
+    first = buyer_client.post(REVIEWS, body(product), HTTP_IDEMPOTENCY_KEY="retry-1")
+    # The response was lost; the client retries with the same key and body.
+    again = buyer_client.post(REVIEWS, body(product), HTTP_IDEMPOTENCY_KEY="retry-1")
+
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    # A genuinely new review is still throttled.
+    fresh = buyer_client.post(REVIEWS, body(ProductFactory()), HTTP_IDEMPOTENCY_KEY="new-1")
+    assert problem_codes(fresh) == (429, "throttled")
+
+
 # --------------------------------------------------------------------------- GET reviews/
 
 

@@ -69,6 +69,12 @@ def test_profile_put_requires_username_and_checks_uniqueness(user_client, other_
     assert ok.json()["username"] == "brand_new"
 
 
+def test_profile_username_keeps_the_format_rule(user_client):
+    response = user_client.patch(PROFILE, {"username": "a b"})
+    assert problem_codes(response) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "username"
+
+
 def test_profile_rejects_bad_phone(user_client):
     response = user_client.patch(PROFILE, {"phone_number": "call me maybe"})
     assert problem_codes(response) == (400, "validation_error")
