@@ -44,6 +44,15 @@ class CartItemSerializer(serializers.Serializer):
     line_total = serializers.DecimalField(
         max_digits=14, decimal_places=2, help_text="quantity x unit_price."
     )
+    cart_token = serializers.SerializerMethodField(
+        help_text="The guest cart's token (also in the X-Cart-Token header): a guest's first "
+        "add creates the cart, and later guest requests send this token. Null for a "
+        "signed-in user's cart."
+    )
+
+    def get_cart_token(self, item) -> str | None:
+        cart = self.context.get("cart")
+        return cart.token if cart is not None and cart.is_guest else None
 
 
 class CartWarningSerializer(serializers.Serializer):

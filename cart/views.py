@@ -78,7 +78,7 @@ class _CartAPIView(APIView):
 
     def item_response(self, cart: Cart, item_id: int, status_code: int) -> Response:
         item = selectors.cart_item_for_response(cart=cart, item_id=item_id)
-        data = CartItemSerializer(item, context={"request": self.request}).data
+        data = CartItemSerializer(item, context={"request": self.request, "cart": cart}).data
         return self.with_token(Response(data, status=status_code), cart)
 
 

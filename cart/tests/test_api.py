@@ -418,6 +418,7 @@ def test_cart_guest_flow_end_to_end():
     assert created.status_code == 201
     token = created["X-Cart-Token"]
     assert len(token) >= 40
+    assert created.json()["cart_token"] == token
     cart = Cart.objects.get(token=token)
     assert cart.user is None
 
@@ -515,3 +516,10 @@ def test_clearing_a_cart_that_vanished_is_not_found_not_500():
     Cart.objects.filter(pk=cart.pk).delete()  # merged or purged by a concurrent request
     with pytest.raises(CartNotFound):
         services.cart_clear(cart=cart)
+
+
+def test_signed_in_cart_item_has_no_cart_token(user_client):
+    product = ProductFactory()
+    response = user_client.post(CART, {"product": product.pk, "quantity": 1})
+    assert response.status_code == 201
+    assert response.json()["cart_token"] is None
