@@ -31,7 +31,9 @@ class CartProductSerializer(serializers.Serializer):
         return request.build_absolute_uri(url) if request is not None else url
 
 
-class CartItemSerializer(serializers.Serializer):
+class CartLineSerializer(serializers.Serializer):
+    """A line as listed in the cart."""
+
     id = serializers.IntegerField()
     product = CartProductSerializer(source="*")
     quantity = serializers.IntegerField()
@@ -44,6 +46,11 @@ class CartItemSerializer(serializers.Serializer):
     line_total = serializers.DecimalField(
         max_digits=14, decimal_places=2, help_text="quantity x unit_price."
     )
+
+
+class CartItemSerializer(CartLineSerializer):
+    """A line as returned by an add or change, with the guest cart's token."""
+
     cart_token = serializers.SerializerMethodField(
         help_text="The guest cart's token (also in the X-Cart-Token header): a guest's first "
         "add creates the cart, and later guest requests send this token. Null for a "
@@ -77,7 +84,7 @@ class CartSerializer(serializers.Serializer):
         help_text="A guest cart's token (send it back as X-Cart-Token); null for a "
         "signed-in user's cart and for a guest without a cart.",
     )
-    items = CartItemSerializer(many=True)
+    items = CartLineSerializer(many=True)
     total_items = serializers.IntegerField(help_text="Units in the cart (sum of quantities).")
     subtotal = serializers.DecimalField(max_digits=14, decimal_places=2)
     currency = serializers.CharField(default=settings.NEXUS_CURRENCY)
