@@ -6,7 +6,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +15,6 @@ from catalog.cache import cache_enabled, response_get, response_set
 from catalog.filters import CategoryFilter, ProductFilter
 from catalog.models import Category, Product, ProductImage
 from catalog.pagination import CatalogPagination
-from catalog.permissions import IsStaffOrReadOnly, is_staff
 from catalog.serializers import (
     CategorySerializer,
     CategoryWriteSerializer,
@@ -26,16 +24,12 @@ from catalog.serializers import (
     ProductWriteSerializer,
     StockAdjustSerializer,
 )
+from nexus.permissions import IsStaff, IsStaffOrReadOnly, is_staff
 
 _NO_BODY = OpenApiResponse(description="No response body")
 _ID_OR_SLUG = OpenApiParameter(
     "id_or_slug", str, OpenApiParameter.PATH, description="The product's id or slug."
 )
-
-
-class _IsStaff(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return is_staff(request)
 
 
 # --------------------------------------------------------------------------- categories
@@ -200,7 +194,7 @@ class ProductViewSet(viewsets.ModelViewSet):
         "composing with concurrent checkouts. 409 `out_of_stock` when removing more than "
         "is left.",
     )
-    @action(detail=True, methods=["post"], permission_classes=[_IsStaff])
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     def stock(self, request, *args, **kwargs):
         product = self.get_object()
         serializer = StockAdjustSerializer(data=request.data)
@@ -213,7 +207,7 @@ class ProductViewSet(viewsets.ModelViewSet):
 
 
 class ProductImageCreateView(APIView):
-    permission_classes = [_IsStaff]
+    permission_classes = [IsStaff]
     parser_classes = [MultiPartParser]
 
     @extend_schema(
@@ -237,7 +231,7 @@ class ProductImageCreateView(APIView):
 
 
 class ProductImageDeleteView(APIView):
-    permission_classes = [_IsStaff]
+    permission_classes = [IsStaff]
 
     @extend_schema(
         tags=["catalog"],

@@ -9,11 +9,11 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from nexus.permissions import IsStaff
 from orders.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_is_replay, idempotent
 from reviews import selectors, services
 from reviews.filters import ReviewFilter
 from reviews.models import Review
-from reviews.permissions import IsStaff
 from reviews.serializers import (
     ReviewCreateSerializer,
     ReviewModerateSerializer,
