@@ -184,3 +184,17 @@ def carts_abandoned(*, before: datetime) -> QuerySet[Cart]:
         .filter(updated_at__lt=before, item_count__gt=0)
         .order_by("-value", "updated_at", "id")
     )
+
+
+def cart_lock_for_user(*, user) -> Cart | None:
+    """The user's cart, row-locked until the end of the transaction.
+
+    The lock serialises two checkouts of the same cart: the second one waits, then
+    finds the cart emptied and fails with ``cart_empty`` instead of ordering it twice.
+    """
+    return Cart.objects.select_for_update().filter(user=user).first()
+
+
+def cart_lines_for_checkout(*, cart: Cart) -> list[CartItem]:
+    """The cart's lines with their products, in product-id order (the stock lock order)."""
+    return list(CartItem.objects.filter(cart=cart).select_related("product").order_by("product_id"))

@@ -1,23 +1,9 @@
-"""Reads of the orders app: the caller's cart for checkout, and order querysets shaped for
-the API (items prefetched, so a page of orders costs a fixed number of queries)."""
+"""Reads of the orders app: order querysets shaped for the API (items prefetched, so a
+page of orders costs a fixed number of queries). The cart read at checkout is cart's."""
 
 from django.db.models import Prefetch, QuerySet
 
-from cart.models import Cart, CartItem
 from orders.models import Order, OrderEvent, OrderItem
-
-
-def cart_for_checkout(*, user) -> Cart | None:
-    """The user's cart, row-locked until the end of the transaction.
-
-    The lock serialises two checkouts of the same cart: the second one waits, then
-    finds the cart emptied and fails with ``cart_empty`` instead of ordering it twice.
-    """
-    return Cart.objects.select_for_update().filter(user=user).first()
-
-
-def cart_lines(*, cart: Cart) -> list[CartItem]:
-    return list(CartItem.objects.filter(cart=cart).select_related("product").order_by("product_id"))
 
 
 def order_queryset() -> QuerySet[Order]:

@@ -7,7 +7,7 @@ from orders.choices import OrderAction, OrderEventKind, PaymentMethod, PaymentSt
 from orders.models import Order, OrderEvent, OrderItem
 from orders.openapi import OrderStatusField
 from orders.services import order_allowed_actions
-from users.countries import COUNTRY_CODES
+from users.countries import validate_country_code
 from users.models import phone_validator
 
 
@@ -32,12 +32,7 @@ class OrderAddressSerializer(serializers.Serializer):
     )
 
     def validate_country(self, value: str) -> str:
-        code = value.upper()
-        if code not in COUNTRY_CODES:
-            raise serializers.ValidationError(
-                "Enter an ISO 3166-1 alpha-2 country code, for example 'US'.", code="invalid"
-            )
-        return code
+        return validate_country_code(value)
 
 
 class OrderCreateSerializer(serializers.Serializer):

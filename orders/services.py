@@ -11,14 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 
+from cart import selectors as cart_selectors
 from cart.services import cart_clear
 from catalog.models import Product
 from catalog.services import stock_release, stock_reserve
 from nexus.exceptions import FieldError
-from orders import selectors
+from nexus.mail import email_send_on_commit
 from orders.choices import (
     PAYMENT_TRANSITIONS,
     STATUS_TRANSITIONS,
@@ -29,20 +29,10 @@ from orders.choices import (
 )
 from orders.errors import CartEmpty, InvalidTransition
 from orders.models import Order, OrderEvent, OrderItem
-from users.models import Address
+from users.models import ADDRESS_FIELDS, Address
 
 logger = logging.getLogger("nexus.orders")
 
-ADDRESS_FIELDS = (
-    "full_name",
-    "street",
-    "street2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "phone_number",
-)
 _CENT = Decimal("0.01")
 
 
@@ -102,11 +92,11 @@ def _default_shipping_address(user) -> dict[str, str]:
 # --------------------------------------------------------------------------- checkout
 
 
-def _send_order_email(*, order_id: int, subject: str, lead: str) -> None:
-    order = Order.objects.select_related("user").prefetch_related("items").get(pk=order_id)
+def _email_after_commit(order: Order, subject: str, lead: str) -> None:
+    """Email the customer about ``order`` once the transaction commits (never failing it)."""
     lines = "\n".join(
         f"  {item.quantity} x {item.product_name} ({item.sku}) {item.line_total} {order.currency}"
-        for item in order.items.all()
+        for item in OrderItem.objects.filter(order=order).order_by("id")
     )
     body = (
         f"Hello {order.user.first_name or order.user.username},\n\n{lead}\n\n"
@@ -117,14 +107,7 @@ def _send_order_email(*, order_id: int, subject: str, lead: str) -> None:
     )
     if order.tracking_number:
         body += f"Tracking number: {order.tracking_number}\n"
-    send_mail(subject, body, None, [order.user.email])
-
-
-def _email_after_commit(order: Order, subject: str, lead: str) -> None:
-    # robust: a mail server failure is logged and must not turn a committed order into a 500.
-    transaction.on_commit(
-        lambda: _send_order_email(order_id=order.pk, subject=subject, lead=lead), robust=True
-    )
+    email_send_on_commit(subject=subject, body=body, to=[order.user.email])
 
 
 def _event(order: Order, *, kind: str, actor, from_value="", to_value="", note="") -> OrderEvent:
@@ -178,8 +161,8 @@ def order_place(
         or ship_to
     )
 
-    cart = selectors.cart_for_checkout(user=user)
-    lines = selectors.cart_lines(cart=cart) if cart is not None else []
+    cart = cart_selectors.cart_lock_for_user(user=user)
+    lines = cart_selectors.cart_lines_for_checkout(cart=cart) if cart is not None else []
     if not lines:
         raise CartEmpty()
 

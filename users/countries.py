@@ -1,4 +1,6 @@
-"""ISO 3166-1 alpha-2 country codes accepted in addresses."""
+"""ISO 3166-1 alpha-2 country codes accepted in addresses, and the serializer check."""
+
+from rest_framework import serializers
 
 _CODES = """
 AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ
@@ -14,3 +16,13 @@ TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
 """
 
 COUNTRY_CODES: frozenset[str] = frozenset(_CODES.split())
+
+
+def validate_country_code(value: str) -> str:
+    """Upper-case ``value`` and refuse anything that is not an ISO 3166-1 alpha-2 code."""
+    code = value.upper()
+    if code not in COUNTRY_CODES:
+        raise serializers.ValidationError(
+            "Enter an ISO 3166-1 alpha-2 country code, for example 'US'.", code="invalid"
+        )
+    return code

@@ -76,6 +76,19 @@ class User(AbstractUser):
         return full or self.first_name or self.username.split("@")[0]
 
 
+# The postal fields of an address: what an order copies as its address snapshot.
+ADDRESS_FIELDS = (
+    "full_name",
+    "street",
+    "street2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "phone_number",
+)
+
+
 class Address(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
     full_name = models.CharField(max_length=150)

@@ -3,7 +3,7 @@
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
-from users.countries import COUNTRY_CODES
+from users.countries import validate_country_code
 from users.models import Address, User
 
 
@@ -104,9 +104,4 @@ class AddressSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
     def validate_country(self, value: str) -> str:
-        code = value.upper()
-        if code not in COUNTRY_CODES:
-            raise serializers.ValidationError(
-                "Enter an ISO 3166-1 alpha-2 country code, for example 'US'.", code="invalid"
-            )
-        return code
+        return validate_country_code(value)

@@ -18,7 +18,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from nexus.exceptions import FieldError
 from nexus.mail import email_send_on_commit
 from users.errors import InvalidCredentials, TooManyLoginAttempts
-from users.models import Address, LoginFailure, User
+from users.models import ADDRESS_FIELDS, Address, LoginFailure, User
 from users.tokens import tokens_for_user, tokens_revoke_all
 
 logger = logging.getLogger("nexus.users")
@@ -206,18 +206,7 @@ def user_update_profile(*, user: User, data: dict) -> User:
 
 # --------------------------------------------------------------------------- addresses
 
-_ADDRESS_FIELDS = (
-    "full_name",
-    "street",
-    "street2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "phone_number",
-    "is_default_shipping",
-    "is_default_billing",
-)
+_ADDRESS_FIELDS = (*ADDRESS_FIELDS, "is_default_shipping", "is_default_billing")
 
 
 def _clear_other_defaults(address: Address) -> None:
