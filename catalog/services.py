@@ -248,6 +248,15 @@ def products_set_active(*, product_ids: list[int], is_active: bool) -> int:
     return changed
 
 
+def product_lock(*, product_id: int, active_only: bool = False) -> bool:
+    """Lock the product row until the transaction ends (the reviews app serialises every
+    change to a product's reviews on it); False when there is no such (active) product."""
+    queryset = Product.objects.select_for_update().filter(pk=product_id)
+    if active_only:
+        queryset = queryset.filter(is_active=True)
+    return bool(list(queryset.values_list("pk", flat=True)))
+
+
 def product_rating_set(
     *, product_id: int, average_rating: Decimal, review_count: int, histogram: dict[str, int]
 ) -> None:

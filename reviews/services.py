@@ -16,8 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from catalog.models import Product
-from catalog.services import product_rating_set
+from catalog.services import product_lock, product_rating_set
 from nexus.exceptions import FieldError
 from reviews import selectors
 from reviews.choices import HoldReason, ReportReason, ReviewStatus
@@ -68,14 +67,6 @@ def _blocked_words() -> list[str]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _product_lock(*, product_id: int, active_only: bool = False) -> bool:
-    """Lock the product row (primary key only); False when there is no such product."""
-    queryset = Product.objects.select_for_update().filter(pk=product_id)
-    if active_only:
-        queryset = queryset.filter(is_active=True)
-    return bool(list(queryset.values_list("pk", flat=True)))
 
 
 def _aggregates_refresh(*, product_id: int) -> None:
@@ -145,7 +136,7 @@ def review_create(*, user, product_id: int, rating: int, comment: str, title: st
     ``pending`` until staff decide.
     """
     _check_rating(rating)
-    if not _product_lock(product_id=product_id, active_only=True):
+    if not product_lock(product_id=product_id, active_only=True):
         raise FieldError("product", "does_not_exist", "No such product.")
     if Review.objects.filter(user=user, product_id=product_id).exists():
         raise AlreadyReviewed()
@@ -199,7 +190,7 @@ def review_update(
     """
     if rating is not None:
         _check_rating(rating)
-    _product_lock(product_id=review.product_id)
+    product_lock(product_id=review.product_id)
     review = _review_lock(review)
     if rating is not None:
         review.rating = rating
@@ -232,7 +223,7 @@ def review_update(
 @transaction.atomic
 def review_delete(*, review: Review) -> None:
     """Delete a review (by its author or staff) with its votes and reports."""
-    _product_lock(product_id=review.product_id)
+    product_lock(product_id=review.product_id)
     Review.objects.filter(pk=review.pk).delete()
     _aggregates_refresh(product_id=review.product_id)
 
@@ -243,7 +234,7 @@ def review_moderate(*, review: Review, moderator, status: str, reason: str = "")
     (until its author edits it). Any decision closes the review's open reports."""
     if status not in (ReviewStatus.APPROVED, ReviewStatus.REJECTED):
         raise FieldError("status", "invalid_choice", "Choose approved or rejected.")
-    _product_lock(product_id=review.product_id)
+    product_lock(product_id=review.product_id)
     review = _review_lock(review)
     now = timezone.now()
     review.status = status
@@ -312,7 +303,7 @@ def review_report(*, review: Review, user, reason: str, detail: str = "") -> Rev
     if reason not in ReportReason.values:
         raise FieldError("reason", "invalid_choice", "Not a valid reason.")
     _check_not_own_and_published(review=review, user=user)
-    _product_lock(product_id=review.product_id)
+    product_lock(product_id=review.product_id)
     review = _review_lock(review)
     if review.status != ReviewStatus.APPROVED:
         raise ReviewNotPublished()
