@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 
 from catalog import services
-from catalog.cache import catalog_changed
 from catalog.models import Category, Product, ProductImage
+from nexus.exceptions import DomainError
 
 LOW_STOCK = 5
 
@@ -131,9 +131,38 @@ class ProductAdmin(admin.ModelAdmin):
             created = services.product_create(data=form.cleaned_data)
             obj.pk, obj.slug = created.pk, created.slug
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        catalog_changed()  # inline image edits
+    def save_formset(self, request, form, formset, change):
+        """Image inline rows go through the image services (size cap, decoding, random
+        file names, one primary, file clean-up), exactly as API uploads do."""
+        if formset.model is not ProductImage:
+            return super().save_formset(request, form, formset, change)
+        product = form.instance
+        # The admin's change message reads these (normally set by formset.save()).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for row in formset.forms:
+            data = getattr(row, "cleaned_data", None) or {}
+            existing = row.instance if row.instance.pk else None
+            try:
+                if existing is not None and data.get("DELETE"):
+                    services.product_image_delete(image=existing)
+                    formset.deleted_objects.append(existing)
+                elif existing is not None and row.has_changed():
+                    services.product_image_update(
+                        image=existing,
+                        alt_text=data.get("alt_text", ""),
+                        is_primary=bool(data.get("is_primary")),
+                    )
+                    formset.changed_objects.append((existing, row.changed_data))
+                elif existing is None and data.get("image") and not data.get("DELETE"):
+                    added = services.product_image_add(
+                        product=product,
+                        image=data["image"],
+                        alt_text=data.get("alt_text", ""),
+                        is_primary=bool(data.get("is_primary")),
+                    )
+                    formset.new_objects.append(added)
+            except DomainError as exc:
+                messages.error(request, f"Image not saved: {exc.detail}")
 
     def delete_model(self, request, obj):
         if not services.product_delete(product=obj):

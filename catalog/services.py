@@ -407,6 +407,23 @@ def product_image_add(
 
 
 @transaction.atomic
+def product_image_update(*, image: ProductImage, alt_text: str, is_primary: bool) -> ProductImage:
+    """Change an image's alt text, or make it the primary one (demoting the old primary).
+    A primary image stays primary until another one takes its place."""
+    Product.objects.select_for_update().filter(pk=image.product_id).values_list("pk").first()
+    image.refresh_from_db(fields=["is_primary"])
+    if is_primary and not image.is_primary:
+        ProductImage.objects.filter(product_id=image.product_id, is_primary=True).update(
+            is_primary=False
+        )
+    image.alt_text = alt_text
+    image.is_primary = is_primary or image.is_primary
+    image.save(update_fields=["alt_text", "is_primary"])
+    catalog_changed()
+    return image
+
+
+@transaction.atomic
 def product_image_delete(*, image: ProductImage) -> None:
     """Remove an image (and its file, after commit). Deleting the primary image promotes
     the product's next image."""

@@ -96,3 +96,61 @@ def test_admin_refuses_two_primary_images(admin_browser):
     assert response.status_code == 200
     assert b"Only one image can be the primary image." in response.content
     assert ProductImage.objects.filter(is_primary=True).count() == 1
+
+
+def _change_form(product, rows: list[dict], initial: int) -> dict:
+    form = {
+        "name": product.name,
+        "sku": product.sku,
+        "brand": product.brand,
+        "category": product.category_id,
+        "description": product.description,
+        "price": "19.99",
+        "is_active": "on",
+        "images-TOTAL_FORMS": str(len(rows)),
+        "images-INITIAL_FORMS": str(initial),
+    }
+    for n, row in enumerate(rows):
+        form.update({f"images-{n}-{key}": value for key, value in row.items()})
+    return form
+
+
+def test_admin_image_upload_goes_through_the_image_service(admin_browser, settings, tmp_path):
+    from catalog.tests.factories import png_upload
+
+    settings.MEDIA_ROOT = tmp_path
+    product = ProductFactory()
+    upload = png_upload("../../evil name.png")
+    form = _change_form(product, [{"product": product.pk, "alt_text": "front"}], 0)
+    form["images-0-image"] = upload
+
+    response = admin_browser.post(f"{URL}{product.pk}/change/", form)
+
+    assert response.status_code == 302, response.content[:2000]
+    image = ProductImage.objects.get(product=product)
+    # The service's rules: the first image is primary, the file gets a random name.
+    assert image.is_primary and image.alt_text == "front"
+    assert "evil" not in image.image.name
+
+
+def test_admin_image_delete_promotes_the_next_image(admin_browser):
+    product = ProductFactory()
+    first = ProductImageFactory(product=product, is_primary=True)
+    second = ProductImageFactory(product=product)
+    rows = [
+        {
+            "id": first.pk,
+            "product": product.pk,
+            "alt_text": "a",
+            "is_primary": "on",
+            "DELETE": "on",
+        },
+        {"id": second.pk, "product": product.pk, "alt_text": "b"},
+    ]
+
+    response = admin_browser.post(f"{URL}{product.pk}/change/", _change_form(product, rows, 2))
+
+    assert response.status_code == 302, response.content[:2000]
+    second.refresh_from_db()
+    assert second.is_primary
+    assert not ProductImage.objects.filter(pk=first.pk).exists()
