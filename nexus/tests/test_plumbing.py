@@ -147,3 +147,19 @@ def test_email_failure_does_not_fail_the_request(api_client, user, settings):
     settings.EMAIL_PORT = 9  # discard port: nothing listens, the connection is refused
     response = api_client.post("/api/v1/auth/password/reset/", {"email": user.email})
     assert response.status_code == 202
+
+
+def test_schema_page_size_matches_the_capping(api_client):
+    """Found by fuzzing: the schema said ``maximum: 100`` while 101 is answered with 200."""
+    schema = api_client.get("/api/v1/schema/", {"format": "json"}).json()
+    parameters = [
+        parameter
+        for operation in schema["paths"]["/api/v1/users/addresses/"].values()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "page_size"
+    ]
+    assert parameters
+    for parameter in parameters:
+        assert parameter["schema"]["minimum"] == 1
+        assert "maximum" not in parameter["schema"]
+        assert "capped" in parameter["description"]
