@@ -63,6 +63,10 @@ start_gunicorn() {
   shift 3
   local conf=()
   [[ -f "$ROOT/gunicorn.conf.py" ]] && conf=(-c "$ROOT/gunicorn.conf.py")
+  # Gunicorn 27 opens a control socket at one fixed path per OS user: give each its own.
+  if "$NEXUS_BIN/gunicorn" --help 2>/dev/null | grep -q -- --control-socket; then
+    conf+=(--control-socket "$WORKDIR/gunicorn-$port.ctl")
+  fi
   GUNICORN_BIND="127.0.0.1:$port" GUNICORN_WORKERS="$workers" \
     "$NEXUS_BIN/gunicorn" "${conf[@]}" --bind "127.0.0.1:$port" --workers "$workers" \
     --timeout "${GUNICORN_TIMEOUT:-30}" --graceful-timeout "${GUNICORN_GRACEFUL_TIMEOUT:-30}" \

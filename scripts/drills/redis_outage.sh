@@ -52,8 +52,8 @@ set +e
 traffic verdict redis --log "$WORKDIR/traffic.jsonl" --phases "$WORKDIR/phases"
 status=$?
 set -e
-if grep -qE "Internal Server Error|unhandled error|Worker (timeout|exiting)" "$WORKDIR/gunicorn.log"; then
-  grep -E -A20 "Internal Server Error|unhandled error|Worker (timeout|exiting)" "$WORKDIR/gunicorn.log" | head -40 >&2
+if grep -qE "Internal Server Error|unhandled error|WORKER TIMEOUT" "$WORKDIR/gunicorn.log"; then
+  grep -E -A20 "Internal Server Error|unhandled error|WORKER TIMEOUT" "$WORKDIR/gunicorn.log" | head -40 >&2
   status=1
 fi
 if (( lockout_ok == 0 )); then

@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from decimal import Decimal
 from typing import Any
 
 TIMEOUT = 20.0
@@ -298,6 +299,176 @@ def cmd_verdict(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+# --------------------------------------------------------------------------- SIGTERM burst
+
+
+def _login(base: str, account: dict[str, str]) -> str:
+    status, _, body, _ = http(
+        base,
+        "POST",
+        "/api/v1/auth/login/",
+        body={"email": account["email"], "password": account["password"]},
+    )
+    if status != 200:
+        raise SystemExit(f"login of {account['email']} failed: {status} {body}")
+    return body["access"]
+
+
+def _stock(base: str, staff: str, pid: Any) -> int:
+    status, _, body, _ = http(base, "GET", f"/api/v1/products/{pid}/", token=staff)
+    if status != 200 or "stock_quantity" not in body:
+        raise SystemExit(f"cannot read the stock of product {pid}: {status} {body}")
+    return int(body["stock_quantity"])
+
+
+def cmd_burst_prepare(args: argparse.Namespace) -> None:
+    """Sign everybody in, give each user one cart line, write the state to --state."""
+    with open(args.users) as stream:
+        users = json.load(stream)
+    with open(args.staff) as stream:
+        staff = _login(args.base, json.load(stream))
+    products = product_ids(args.base, staff)[:5]
+    if not products:
+        raise SystemExit("no product in stock to order")
+    state: dict[str, Any] = {"users": [], "stock": {}}
+    for index, user in enumerate(users):
+        token = _login(args.base, user)
+        pid = products[index % len(products)]
+        quantity = 1 + index % 2
+        status, _, body, _ = http(
+            args.base,
+            "POST",
+            "/api/v1/cart/",
+            body={"product": pid, "quantity": quantity},
+            token=token,
+        )
+        if status != 201:
+            raise SystemExit(f"cart add failed: {status} {body}")
+        state["users"].append({**user, "token": token, "product": pid, "quantity": quantity})
+    state["stock"] = {str(pid): _stock(args.base, staff, pid) for pid in products}
+    with open(args.state, "w") as stream:
+        json.dump(state, stream)
+    print(f"burst: {len(users)} carts ready on products {products}", file=sys.stderr)
+
+
+def cmd_burst_fire(args: argparse.Namespace) -> None:
+    """Every user checks out at once; SIGTERM goes to Gunicorn --delay seconds later."""
+    import signal
+
+    with open(args.state) as stream:
+        state = json.load(stream)
+    barrier = threading.Barrier(len(state["users"]) + 1)
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def checkout(user: dict[str, Any]) -> None:
+        barrier.wait()
+        status, _ctype, body, ms = http(
+            args.base,
+            "POST",
+            "/api/v1/orders/",
+            body={"shipping_address": ADDRESS, "payment_method": "card"},
+            token=user["token"],
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        with lock:
+            results.append(
+                {
+                    "email": user["email"],
+                    "status": status,
+                    "ms": round(ms),
+                    "done": time.time(),
+                    "order": body.get("id") if isinstance(body, dict) else None,
+                }
+            )
+
+    threads = [threading.Thread(target=checkout, args=(user,)) for user in state["users"]]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    fired = time.time()
+    time.sleep(args.delay)
+    os.kill(args.pid, signal.SIGTERM)
+    sigterm = time.time()
+    for thread in threads:
+        thread.join(4 * TIMEOUT)
+    state.update({"results": results, "fired": fired, "sigterm": sigterm})
+    with open(args.state, "w") as stream:
+        json.dump(state, stream)
+
+
+def cmd_burst_verify(args: argparse.Namespace) -> None:
+    """Against a fresh Gunicorn: every answered 201 has its order, nothing else does, every
+    order is whole, stock moved by exactly what was ordered, carts match."""
+    with open(args.state) as stream:
+        state = json.load(stream)
+    with open(args.staff) as stream:
+        staff = _login(args.base, json.load(stream))
+    problems: list[str] = []
+    outcome: dict[str, int] = {}
+    ordered: dict[str, int] = {}
+    finished_after_sigterm = 0
+    by_email = {r["email"]: r for r in state["results"]}
+    for user in state["users"]:
+        result = by_email.get(user["email"], {"status": -1})
+        code = result["status"]
+        outcome[str(code)] = outcome.get(str(code), 0) + 1
+        if code == 201 and result["done"] > state["sigterm"]:
+            finished_after_sigterm += 1
+        if code >= 500:
+            problems.append(f"{user['email']}: checkout answered {code}")
+        token = _login(args.base, user)
+        status, _, page, _ = http(args.base, "GET", "/api/v1/orders/", token=token)
+        orders = page.get("results", []) if status == 200 and isinstance(page, dict) else None
+        if orders is None:
+            problems.append(f"{user['email']}: cannot list orders ({status})")
+            continue
+        if code == 201 and len(orders) != 1:
+            problems.append(f"{user['email']}: answered 201 but has {len(orders)} orders")
+        if code != 201 and orders:
+            problems.append(f"{user['email']}: answered {code} but an order exists (lost answer)")
+        for order in orders:
+            items = order.get("items") or []
+            if not items:
+                problems.append(f"order {order.get('number')}: no items")
+            lines = sum(Decimal(i["line_total"]) for i in items)
+            if Decimal(order["subtotal"]) != lines:
+                problems.append(f"order {order.get('number')}: subtotal != sum of lines")
+            if Decimal(order["total"]) != Decimal(order["subtotal"]) + Decimal(
+                order["shipping_cost"]
+            ):
+                problems.append(f"order {order.get('number')}: total != subtotal + shipping")
+            for item in items:
+                key = str(
+                    item["product"]
+                    if not isinstance(item["product"], dict)
+                    else item["product"]["id"]
+                )
+                ordered[key] = ordered.get(key, 0) + int(item["quantity"])
+        status, _, cart, _ = http(args.base, "GET", "/api/v1/cart/", token=token)
+        in_cart = int(cart.get("total_items", 0)) if isinstance(cart, dict) else -1
+        if orders and in_cart != 0:
+            problems.append(f"{user['email']}: ordered but the cart still holds {in_cart}")
+        if not orders and in_cart == 0:
+            problems.append(f"{user['email']}: no order but the cart was emptied")
+    for pid, before in state["stock"].items():
+        after = _stock(args.base, staff, pid)
+        if before - after != ordered.get(pid, 0):
+            problems.append(
+                f"product {pid}: stock {before} -> {after} but {ordered.get(pid, 0)} ordered"
+            )
+    print(
+        f"sigterm drill: {len(state['users'])} checkouts, answers {outcome}, "
+        f"{finished_after_sigterm} finished after the SIGTERM, "
+        f"{sum(ordered.values())} units ordered, stock consistent: "
+        f"{not any('stock' in p for p in problems)}"
+    )
+    for problem in problems[:30]:
+        print(f"  VIOLATION: {problem}")
+    if problems:
+        sys.exit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -311,8 +482,23 @@ def main() -> None:
     verdict.add_argument("drill", choices=["redis", "postgres"])
     verdict.add_argument("--log", required=True)
     verdict.add_argument("--phases", required=True)
+    for name in ("burst-prepare", "burst-fire", "burst-verify"):
+        burst = sub.add_parser(name)
+        burst.add_argument("--base", required=True)
+        burst.add_argument("--state", required=True)
+        burst.add_argument("--users")
+        burst.add_argument("--staff")
+        burst.add_argument("--pid", type=int)
+        burst.add_argument("--delay", type=float, default=0.15)
     args = parser.parse_args()
-    {"run": cmd_run, "verdict": cmd_verdict}[args.command](args)
+    commands = {
+        "run": cmd_run,
+        "verdict": cmd_verdict,
+        "burst-prepare": cmd_burst_prepare,
+        "burst-fire": cmd_burst_fire,
+        "burst-verify": cmd_burst_verify,
+    }
+    commands[args.command](args)
 
 
 if __name__ == "__main__":
