@@ -163,3 +163,27 @@ def test_schema_page_size_matches_the_capping(api_client):
         assert parameter["schema"]["minimum"] == 1
         assert "maximum" not in parameter["schema"]
         assert "capped" in parameter["description"]
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "on", None])
+def test_boolean_fields_refuse_other_json_types(user, user_client, value):
+    """Found by fuzzing: ``"is_default_billing": 0`` was taken for false."""
+    from users.tests.factories import AddressFactory
+
+    address = AddressFactory(user=user)
+    response = user_client.patch(
+        f"/api/v1/users/addresses/{address.id}/", {"is_default_billing": value}, format="json"
+    )
+    assert problem_codes(response) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "is_default_billing"
+
+
+def test_boolean_fields_take_json_booleans(user, user_client):
+    from users.tests.factories import AddressFactory
+
+    address = AddressFactory(user=user, is_default_billing=False)
+    response = user_client.patch(
+        f"/api/v1/users/addresses/{address.id}/", {"is_default_billing": True}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["is_default_billing"] is True
