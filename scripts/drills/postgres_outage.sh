@@ -2,7 +2,8 @@
 # Outage drill: PostgreSQL stopped while traffic runs, then started again.
 #
 # Passes when: during the outage /health/ready/ answers 503 and every API request answers
-# a problem+json 503, each within 5 s (no hanging worker, no unanswered request); once
+# a problem+json 503 (or 2xx when the cache can serve it without the database), each
+# within 5 s (no hanging worker, no unanswered request); once
 # PostgreSQL is back the same Gunicorn serves 2xx again on its own (no restart).
 # Private PostgreSQL and Redis on their own ports (DRILL_PG_PORT, DRILL_REDIS_PORT).
 set -euo pipefail

@@ -41,6 +41,7 @@ lockout_ok=1
 
 sleep $(( OUTAGE > 2 ? OUTAGE - 2 : 1 ))
 log "starting Redis again"
+mark redis_starting
 redis_start
 mark redis_up
 sleep "$AFTER"
