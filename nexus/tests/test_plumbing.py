@@ -187,3 +187,33 @@ def test_boolean_fields_take_json_booleans(user, user_client):
     )
     assert response.status_code == 200
     assert response.json()["is_default_billing"] is True
+
+
+def test_schema_marks_reads_public_under_custom_read_only_permissions():
+    """Found by fuzzing: a view guarded by a custom "staff or read-only" permission was
+    documented as requiring a token for GET, so every anonymous read broke the schema."""
+    from django.urls import path
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.permissions import SAFE_METHODS, BasePermission
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    class StaffOrReadOnly(BasePermission):
+        def has_permission(self, request, view):
+            return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+    class ThingView(APIView):
+        permission_classes = [StaffOrReadOnly]
+
+        def get(self, request):
+            return Response({})
+
+        def post(self, request):
+            return Response({})
+
+    schema = SchemaGenerator(patterns=[path("api/v1/things/", ThingView.as_view())]).get_schema(
+        request=None, public=True
+    )
+    operations = schema["paths"]["/api/v1/things/"]
+    assert {} in operations["get"]["security"]
+    assert {} not in operations["post"]["security"]
