@@ -11,3 +11,4 @@ class NexusConfig(AppConfig):
         from nexus import fields
 
         fields.make_char_fields_strict()
+        fields.make_boolean_filters_strict()

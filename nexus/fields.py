@@ -7,9 +7,16 @@ OpenAPI schema promises. Every string field of the API (CharField and its subcla
 EmailField, SlugField, RegexField, URLField, ...) must receive a JSON string, and every
 boolean field a JSON ``true``/``false``. Form bodies (multipart, where every value is a
 string) keep DRF's parsing of ``"true"``/``"false"``.
+
+Boolean query filters (django-filter's ``BooleanFilter``) silently ignore a value they do
+not understand (``?is_featured=banana`` lists everything); they answer 400 instead.
 """
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django_filters import filters as filter_classes
+from django_filters.widgets import BooleanWidget
 from rest_framework import fields
 
 _original_to_internal_value = fields.CharField.to_internal_value
@@ -38,3 +45,32 @@ def make_char_fields_strict() -> None:
         fields.CharField.to_internal_value = _strict_to_internal_value
     if fields.BooleanField.to_internal_value is not _strict_boolean_to_internal_value:
         fields.BooleanField.to_internal_value = _strict_boolean_to_internal_value
+
+
+_BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False}
+_original_widget_value = BooleanWidget.value_from_datadict
+
+
+def _widget_value_keeping_garbage(self, data, files, name):
+    value = data.get(name)
+    if isinstance(value, str) and value and value.lower() not in _BOOLEAN_WORDS:
+        return value  # handed to the field, which refuses it
+    return _original_widget_value(self, data, files, name)
+
+
+class StrictNullBooleanField(forms.NullBooleanField):
+    """Empty means "no filter"; true/false/1/0 filter; anything else is invalid."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _BOOLEAN_WORDS:
+            return _BOOLEAN_WORDS[value.lower()]
+        raise ValidationError("Enter true or false.", code="invalid")
+
+
+def make_boolean_filters_strict() -> None:
+    BooleanWidget.value_from_datadict = _widget_value_keeping_garbage
+    filter_classes.BooleanFilter.field_class = StrictNullBooleanField

@@ -217,3 +217,29 @@ def test_schema_marks_reads_public_under_custom_read_only_permissions():
     operations = schema["paths"]["/api/v1/things/"]
     assert {} in operations["get"]["security"]
     assert {} not in operations["post"]["security"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "valid", "value"),
+    [
+        ("true", True, True),
+        ("False", True, False),
+        ("1", True, True),
+        ("", True, None),
+        ("null", False, None),
+        ("banana", False, None),
+    ],
+)
+def test_boolean_filters_refuse_values_they_do_not_understand(raw, valid, value):
+    """Found by fuzzing: ``?is_featured=null`` was ignored (everything listed, 200)."""
+    from django_filters import rest_framework as filters
+
+    from users.models import User
+
+    class UserFilter(filters.FilterSet):
+        staff = filters.BooleanFilter(field_name="is_staff")
+
+    filterset = UserFilter(data={"staff": raw}, queryset=User.objects.all())
+    assert filterset.is_valid() is valid
+    if valid:
+        assert filterset.form.cleaned_data["staff"] is value
