@@ -243,3 +243,22 @@ def test_boolean_filters_refuse_values_they_do_not_understand(raw, valid, value)
     assert filterset.is_valid() is valid
     if valid:
         assert filterset.form.cleaned_data["staff"] is value
+
+
+def test_options_on_a_view_without_serializer_is_not_a_500():
+    """Found by fuzzing: OPTIONS on a viewset action with no serializer_class answered 500."""
+    from rest_framework import generics
+    from rest_framework.permissions import AllowAny
+    from rest_framework.response import Response
+    from rest_framework.test import APIRequestFactory
+
+    class NoSerializerView(generics.GenericAPIView):
+        authentication_classes: list = []
+        permission_classes = [AllowAny]
+
+        def post(self, request):
+            return Response(status=204)
+
+    response = NoSerializerView.as_view()(APIRequestFactory().options("/x/"))
+    assert response.status_code == 200
+    assert "actions" not in response.data
