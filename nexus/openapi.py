@@ -42,6 +42,25 @@ _DESCRIPTIONS = {
 }
 
 
+_EMPTY_STRING = {"type": "string", "maxLength": 0}
+
+
+def _admit_empty_query_value(parameter: dict) -> None:
+    """An optional query parameter sent empty (``?created_before=``, ``?page=``) means
+    "not given" (django-filter and DRF's paginator ignore it); say so wherever the schema
+    would otherwise call an empty value invalid (numbers, booleans, dates, enums)."""
+    schema = parameter.get("schema")
+    if parameter.get("in") != "query" or parameter.get("required") or not schema:
+        return
+    if schema.get("type") == "array" or "oneOf" in schema or "anyOf" in schema:
+        return
+    plain_string = schema.get("type") == "string" and not (
+        {"format", "enum", "pattern", "minLength"} & set(schema)
+    )
+    if not plain_string:
+        parameter["schema"] = {"oneOf": [schema, _EMPTY_STRING]}
+
+
 class NexusAutoSchema(AutoSchema):
     """Adds problem+json error responses to every operation.
 
@@ -58,6 +77,12 @@ class NexusAutoSchema(AutoSchema):
         codes |= {str(code) for code in extra.get(action, ())}
         codes |= {str(code) for code in extra.get("*", ())}
         return codes
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        for parameter in (operation or {}).get("parameters", []):
+            _admit_empty_query_value(parameter)
+        return operation
 
     def get_auth(self):
         """drf-spectacular marks an operation public (``{}`` in ``security``) only for
