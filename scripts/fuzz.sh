@@ -72,7 +72,9 @@ for role in $ROLES; do
   fi
   export FUZZ_ROLE=$role
   set +e
-  timeout --signal=INT --kill-after=30 "$(( MAX_MINUTES * 60 ))" \
+  # From the temp dir: schemathesis keeps a crash cache (.schemathesis/) in the working
+  # directory, which would make a run depend on the runs before it.
+  (cd "$WORKDIR" && timeout --signal=INT --kill-after=30 "$(( MAX_MINUTES * 60 ))" \
     "$VENV/bin/st" run "$FUZZ_BASE_URL/api/v1/schema/" \
       --checks "$CHECKS" \
       --phases examples,coverage,fuzzing \
@@ -80,7 +82,7 @@ for role in $ROLES; do
       --workers "${FUZZ_WORKERS:-2}" --request-timeout 20 \
       --suppress-health-check all --no-color --output-truncate false \
       --generation-database none \
-      --report junit,ndjson --report-dir "$REPORT_DIR/$role"
+      --report junit,ndjson --report-dir "$REPORT_DIR/$role")
   status=$?
   set -e
   "$NEXUS_PYTHON" scripts/fuzz_hooks.py --summary "$REPORT_DIR/$role" "$role" | tee -a "$REPORT_DIR/summary.txt"
