@@ -71,6 +71,18 @@ class StrictNullBooleanField(forms.NullBooleanField):
         raise ValidationError("Enter true or false.", code="invalid")
 
 
+_original_boolean_filter_init = filter_classes.BooleanFilter.__init__
+
+
+def _boolean_filter_init(self, *args, **kwargs):
+    # Plain django_filters.BooleanFilter defaults to Django's NullBooleanSelect, which
+    # also turns any unknown value into "no filter"; use the query-string widget.
+    kwargs.setdefault("widget", BooleanWidget)
+    _original_boolean_filter_init(self, *args, **kwargs)
+
+
 def make_boolean_filters_strict() -> None:
     BooleanWidget.value_from_datadict = _widget_value_keeping_garbage
     filter_classes.BooleanFilter.field_class = StrictNullBooleanField
+    if filter_classes.BooleanFilter.__init__ is not _boolean_filter_init:
+        filter_classes.BooleanFilter.__init__ = _boolean_filter_init
