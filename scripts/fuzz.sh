@@ -14,6 +14,7 @@
 set -euo pipefail
 source "$(dirname "$0")/drills/lib.sh"
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 EXAMPLES=${FUZZ_EXAMPLES:-100}
 SEED=${FUZZ_SEED:-42}

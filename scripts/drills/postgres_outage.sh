@@ -9,6 +9,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 THREADS=${DRILL_THREADS:-4}
 BEFORE=${DRILL_BEFORE:-6} OUTAGE=${DRILL_OUTAGE:-15} AFTER=${DRILL_AFTER:-20}

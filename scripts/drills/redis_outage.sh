@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Outage drill: Redis stopped while traffic runs, then brought back.
+# DRILL_REDIS_MODE=stop (default) kills it; DRILL_REDIS_MODE=freeze SIGSTOPs it, so that
+# every cache call waits for the 0.5 s socket timeout instead of being refused.
 #
 # Passes when: no 5xx and no unanswered request at any time; during the outage reads,
 # logins and checkouts (when orders exist) still succeed, /health/ready/ answers 200
@@ -9,9 +11,12 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 THREADS=${DRILL_THREADS:-4}
 BEFORE=${DRILL_BEFORE:-6} OUTAGE=${DRILL_OUTAGE:-15} AFTER=${DRILL_AFTER:-15}
+MODE=${DRILL_REDIS_MODE:-stop}  # stop: killed, connections refused; freeze: SIGSTOP, hangs
+[[ "$MODE" == stop || "$MODE" == freeze ]] || die "DRILL_REDIS_MODE is stop or freeze"
 export LOGIN_LIMIT_ACCOUNT=5
 drill_setup "$THREADS"
 
@@ -22,8 +27,13 @@ _PIDS+=("$TRAFFIC_PID")
 mark start
 sleep "$BEFORE"
 
-log "stopping Redis"
-redis_stop
+if [[ "$MODE" == freeze ]]; then
+  log "freezing Redis (SIGSTOP: connections hang instead of being refused)"
+  kill -STOP "$REDIS_PID"
+else
+  log "stopping Redis"
+  redis_stop
+fi
 mark redis_down
 sleep 2
 
@@ -40,9 +50,9 @@ lockout_ok=1
 [[ "$codes" == "401 401 401 401 401 " && "$locked" == 429 ]] || lockout_ok=0
 
 sleep $(( OUTAGE > 2 ? OUTAGE - 2 : 1 ))
-log "starting Redis again"
+log "bringing Redis back"
 mark redis_starting
-redis_start
+if [[ "$MODE" == freeze ]]; then kill -CONT "$REDIS_PID"; else redis_start; fi
 mark redis_up
 sleep "$AFTER"
 mark end
@@ -61,5 +71,5 @@ if (( lockout_ok == 0 )); then
   echo "  VIOLATION: login lockout did not hold with Redis down ($codes / $locked)"
   status=1
 fi
-if (( status != 0 )); then echo "DRILL redis: FAIL"; exit 1; fi
-echo "DRILL redis: PASS (lockout with Redis down: $codes-> $locked)"
+if (( status != 0 )); then echo "DRILL redis ($MODE): FAIL"; exit 1; fi
+echo "DRILL redis ($MODE): PASS (lockout with Redis down: $codes-> $locked)"

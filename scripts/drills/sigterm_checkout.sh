@@ -10,6 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 USERS=${DRILL_CHECKOUTS:-24}
 export NEXUS_THROTTLE_ANON=1000000/min
