@@ -80,7 +80,7 @@ for role in $ROLES; do
       --checks "$CHECKS" \
       --phases examples,coverage,fuzzing \
       --max-examples "$EXAMPLES" --seed "$SEED" \
-      --workers "${FUZZ_WORKERS:-2}" --request-timeout 20 \
+      --workers "${FUZZ_WORKERS:-1}" --request-timeout 20 \
       --suppress-health-check all --no-color --output-truncate false \
       --generation-database none \
       --report junit,ndjson --report-dir "$REPORT_DIR/$role")
