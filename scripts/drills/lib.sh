@@ -132,7 +132,8 @@ redis_stop() {
 
 cleanup() {
   local status=$?
-  for pid in "${_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null || true; done
+  set +e  # clean up everything, even what already exited
+  for pid in "${_PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null; done
   for pid in "${_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [[ -n "$_PG_DATA" && -f "$_PG_DATA/postmaster.pid" ]]; then pg_stop || true; fi
   if [[ "${KEEP_WORKDIR:-0}" != 1 ]]; then rm -rf "$WORKDIR"; else log "kept $WORKDIR"; fi
