@@ -11,10 +11,11 @@ PORT ?= 8000
 DEMO_PRODUCTS ?= 200
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrate seed superuser schema check-deploy ci clean
+.PHONY: help install run test lint format migrate seed superuser schema check-deploy ci clean \
+	bench stack-check schema-docs schema-docs-check
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +50,8 @@ format: install ## Format and autofix with ruff
 migrate: install ## Apply migrations
 	$(PY) manage.py migrate
 
-seed: install ## Demo data (DEMO_PRODUCTS=200 by default)
-	$(PY) scripts/seed_database.py --products $(DEMO_PRODUCTS)
+seed: install ## Demo data (DEMO_PRODUCTS=200 by default; add SEED_ARGS=--reset to start over)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) scripts/seed_database.py --products $(DEMO_PRODUCTS) $(SEED_ARGS)
 
 superuser: install ## Create an admin account (asks for the password)
 	$(PY) manage.py createsuperuser
@@ -63,6 +64,18 @@ check-deploy: install ## Django's deployment checks with production-like setting
 	JWT_SIGNING_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	DJANGO_ALLOWED_HOSTS=shop.example.com DJANGO_DEBUG=0 \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+bench: install ## wrk benchmark: 100k products on PostgreSQL + Redis (needs DATABASE_URL, REDIS_URL)
+	$(PY) scripts/bench.py
+
+stack-check: install ## Prove the production stack: real nginx + gunicorn, backup/restore drill
+	PYTHON=$(PY) bash scripts/stack_check.sh
+
+schema-docs: install ## Regenerate database_schema.sql and docs/DATABASE.md (needs PostgreSQL)
+	$(PY) scripts/generate_schema_docs.py
+
+schema-docs-check: install ## Fail if database_schema.sql or docs/DATABASE.md is out of date
+	$(PY) scripts/generate_schema_docs.py --check
 
 ci: ## What CI runs (fresh venv, PostgreSQL + Redis): bash .ci/run
 	bash .ci/run

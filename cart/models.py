@@ -22,6 +22,10 @@ class Cart(models.Model):
     def __str__(self) -> str:
         return f"Cart {self.pk} ({self.user or 'guest'})"
 
+    @property
+    def is_guest(self) -> bool:
+        return self.user_id is None
+
 
 class CartItem(models.Model):
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
@@ -29,6 +33,9 @@ class CartItem(models.Model):
     quantity = models.PositiveIntegerField()
     # The price when the line was added, to warn the shopper when it changed.
     unit_price_at_add = models.DecimalField(max_digits=12, decimal_places=2)
+    # Set when a merge had to cap the line at the stock available: what the shopper had asked
+    # for, reported in `warnings` until the shopper next changes the line.
+    quantity_requested = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

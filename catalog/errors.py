@@ -17,3 +17,10 @@ class CategoryNotEmpty(DomainError):
     code = "category_not_empty"
     title = "Category not empty"
     default_detail = "This category still holds products or subcategories."
+
+
+class ImageTooLarge(DomainError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "image_too_large"
+    title = "Image too large"
+    default_detail = "The image is larger than the allowed size."

@@ -3,6 +3,7 @@ aggregates, and product images. Constraints back every rule the services rely on
 
 from decimal import Decimal
 
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -45,6 +46,11 @@ class Product(models.Model):
     rating_histogram = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Weighted full-text document (name and brand A, sku B, description C). On PostgreSQL a
+    # trigger (migration 0002) keeps it current on every insert and update, bulk ones
+    # included; it is GIN-indexed there together with trigram indexes for partial words.
+    # Always NULL on SQLite, where search is a plain substring match.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -64,6 +70,10 @@ class Product(models.Model):
             models.Index(fields=["is_active", "-created_at"], name="catalog_prod_active_created"),
             models.Index(fields=["is_active", "price"], name="catalog_prod_active_price"),
             models.Index(fields=["category", "is_active"], name="catalog_prod_category_active"),
+            models.Index(fields=["is_active", "name"], name="catalog_prod_active_name"),
+            models.Index(
+                fields=["is_active", "-average_rating"], name="catalog_prod_active_rating"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,3 +1,24 @@
 """URLs of the catalog app, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from catalog import views
+
+router = SimpleRouter()
+router.register("categories", views.CategoryViewSet, basename="category")
+router.register("products", views.ProductViewSet, basename="product")
+
+urlpatterns = [
+    path(
+        "products/<str:id_or_slug>/images/",
+        views.ProductImageCreateView.as_view(),
+        name="product-image-create",
+    ),
+    path(
+        "products/<str:id_or_slug>/images/<int:image_id>/",
+        views.ProductImageDeleteView.as_view(),
+        name="product-image-delete",
+    ),
+    *router.urls,
+]

@@ -33,3 +33,18 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
     title = "Service unavailable"
     default_detail = "A backing service is unavailable. Try again shortly."
+
+
+class FieldError(DomainError):
+    """A field-level refusal decided by a service, shaped like a validation error
+    (400 ``validation_error`` with one entry in ``errors``)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "validation_error"
+    title = "Bad Request"
+
+    def __init__(self, field: str, code: str, message: str):
+        super().__init__(
+            f"The request is invalid: {field}: {message}",
+            errors=[{"field": field, "code": code, "message": message}],
+        )

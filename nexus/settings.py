@@ -202,7 +202,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "nexus.errors.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "nexus.throttles.SignedInRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("NEXUS_THROTTLE_ANON", "300/min"),
@@ -248,6 +248,37 @@ SPECTACULAR_SETTINGS = {
 }
 
 NEXUS_CURRENCY = env_str("NEXUS_CURRENCY", "USD")
+
+# =============================================================================
+# CATALOG
+# =============================================================================
+# Public product responses are cached while the catalog version is unchanged. Unset:
+# on with Redis, off with the per-process cache (other workers would serve stale data).
+_catalog_cache = env_str("NEXUS_CATALOG_CACHE", "")
+NEXUS_CATALOG_CACHE = env_bool("NEXUS_CATALOG_CACHE") if _catalog_cache else None
+NEXUS_CATALOG_CACHE_SECONDS = env_int("NEXUS_CATALOG_CACHE_SECONDS", 300)
+
+# =============================================================================
+# CART AND ORDERS
+# =============================================================================
+# Most units of one product in a cart line.
+NEXUS_CART_MAX_QUANTITY = env_int("NEXUS_CART_MAX_QUANTITY", 1000)
+NEXUS_SHIPPING_FLAT_RATE = env_str("NEXUS_SHIPPING_FLAT_RATE", "9.99")
+NEXUS_FREE_SHIPPING_THRESHOLD = env_str("NEXUS_FREE_SHIPPING_THRESHOLD", "100.00")
+# Idempotency keys are kept this long; a claim whose worker died is taken over after the lease.
+NEXUS_IDEMPOTENCY_TTL_HOURS = env_int("NEXUS_IDEMPOTENCY_TTL_HOURS", 24)
+NEXUS_IDEMPOTENCY_LEASE_SECONDS = env_int("NEXUS_IDEMPOTENCY_LEASE_SECONDS", 60)
+
+# =============================================================================
+# REVIEWS
+# =============================================================================
+NEXUS_REVIEWS_REQUIRE_PURCHASE = env_bool("NEXUS_REVIEWS_REQUIRE_PURCHASE", True)
+NEXUS_REVIEWS_REQUIRE_MODERATION = env_bool("NEXUS_REVIEWS_REQUIRE_MODERATION", False)
+# Open reports that send an approved review back to pending (0: never).
+NEXUS_REVIEWS_REPORTS_TO_HIDE = env_int("NEXUS_REVIEWS_REPORTS_TO_HIDE", 3)
+NEXUS_REVIEWS_MAX_LINKS = env_int("NEXUS_REVIEWS_MAX_LINKS", 1)
+NEXUS_REVIEWS_DUPLICATE_MIN_LENGTH = env_int("NEXUS_REVIEWS_DUPLICATE_MIN_LENGTH", 20)
+NEXUS_REVIEWS_BLOCKED_WORDS = env_list("NEXUS_REVIEWS_BLOCKED_WORDS", [])
 
 # =============================================================================
 # CORS

@@ -1,3 +1,10 @@
 """URLs of the orders app, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from orders.views import OrderViewSet
+
+router = SimpleRouter()
+router.register("orders", OrderViewSet, basename="order")
+
+urlpatterns = router.urls

@@ -31,17 +31,3 @@ class InvalidToken(DomainError):
     code = "token_not_valid"
     title = "Invalid token"
     default_detail = "The token is invalid, expired or revoked."
-
-
-class BadRequest(DomainError):
-    """A field-level refusal decided by a service (shaped like a validation error)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "validation_error"
-    title = "Bad Request"
-
-    def __init__(self, field: str, code: str, message: str):
-        super().__init__(
-            f"The request is invalid: {field}: {message}",
-            errors=[{"field": field, "code": code, "message": message}],
-        )

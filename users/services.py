@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from nexus.exceptions import FieldError
 from nexus.mail import email_send_on_commit
-from users.errors import BadRequest, InvalidCredentials, TooManyLoginAttempts
+from users.errors import InvalidCredentials, TooManyLoginAttempts
 from users.models import Address, LoginFailure, User
 from users.tokens import tokens_for_user, tokens_revoke_all
 
@@ -30,7 +31,7 @@ def _validate_password(password: str, user: User, field: str) -> None:
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
-        raise BadRequest(field, "password_too_weak", " ".join(exc.messages)) from exc
+        raise FieldError(field, "password_too_weak", " ".join(exc.messages)) from exc
 
 
 def _unique_username(base: str) -> str:
@@ -51,13 +52,13 @@ def user_register(
 ) -> User:
     """Create a customer account.
 
-    Raises BadRequest for a taken email or username, or a weak password.
+    Raises FieldError for a taken email or username, or a weak password.
     """
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email__iexact=email).exists():
-        raise BadRequest("email", "unique", "An account with this email already exists.")
+        raise FieldError("email", "unique", "An account with this email already exists.")
     if username and User.objects.filter(username__iexact=username).exists():
-        raise BadRequest("username", "unique", "This username is taken.")
+        raise FieldError("username", "unique", "This username is taken.")
     user = User(
         email=email,
         username=username or _unique_username(email.split("@")[0]),
@@ -71,7 +72,7 @@ def user_register(
             user.save()
     except IntegrityError as exc:
         # Two registrations raced for the same email or username: the database decided.
-        raise BadRequest("email", "unique", "An account with this email already exists.") from exc
+        raise FieldError("email", "unique", "An account with this email already exists.") from exc
     return user
 
 
@@ -139,7 +140,7 @@ def user_login(*, request, email: str, password: str, address: str) -> tuple[Use
 def password_change(*, user: User, old_password: str, new_password: str) -> dict[str, str]:
     """Change the password, revoke every existing token, and return a fresh pair for this client."""
     if not user.check_password(old_password):
-        raise BadRequest("old_password", "invalid", "The current password is wrong.")
+        raise FieldError("old_password", "invalid", "The current password is wrong.")
     _validate_password(new_password, user, "new_password")
     with transaction.atomic():
         user.set_password(new_password)
@@ -171,10 +172,10 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
     try:
         user_id = int(force_str(urlsafe_base64_decode(uid)))
     except (TypeError, ValueError, OverflowError, UnicodeDecodeError) as exc:
-        raise BadRequest("uid", "invalid", "This reset link is invalid or has expired.") from exc
+        raise FieldError("uid", "invalid", "This reset link is invalid or has expired.") from exc
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not default_token_generator.check_token(user, token):
-        raise BadRequest("token", "invalid", "This reset link is invalid or has expired.")
+        raise FieldError("token", "invalid", "This reset link is invalid or has expired.")
     _validate_password(new_password, user, "new_password")
     with transaction.atomic():
         user.set_password(new_password)
@@ -194,12 +195,12 @@ def user_update_profile(*, user: User, data: dict) -> User:
     if "username" in changed and (
         User.objects.filter(username__iexact=user.username).exclude(pk=user.pk).exists()
     ):
-        raise BadRequest("username", "unique", "This username is taken.")
+        raise FieldError("username", "unique", "This username is taken.")
     try:
         with transaction.atomic():
             user.save(update_fields=changed or None)
     except IntegrityError as exc:
-        raise BadRequest("username", "unique", "This username is taken.") from exc
+        raise FieldError("username", "unique", "This username is taken.") from exc
     return user
 
 

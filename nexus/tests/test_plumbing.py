@@ -280,3 +280,19 @@ def test_empty_query_values_are_documented_and_ignored(user, user_client):
     assert page["schema"]["oneOf"][1] == {"type": "string", "maxLength": 0}
     response = user_client.get("/api/v1/users/addresses/", {"page": "", "page_size": ""})
     assert response.status_code == 200
+
+
+def test_default_throttles_count_each_caller_once(api_client, user_client, monkeypatch):
+    from rest_framework.throttling import AnonRateThrottle
+
+    from nexus.throttles import SignedInRateThrottle
+
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/min"})
+    monkeypatch.setattr(SignedInRateThrottle, "THROTTLE_RATES", {"user": "3/min"})
+    for _ in range(2):
+        assert api_client.get("/api/v1/products/").status_code == 200
+    assert problem_codes(api_client.get("/api/v1/products/")) == (429, "throttled")
+    # The signed-in caller from the same address is counted by account, not by address.
+    for _ in range(3):
+        assert user_client.get("/api/v1/users/profile/").status_code == 200
+    assert problem_codes(user_client.get("/api/v1/users/profile/")) == (429, "throttled")

@@ -1,0 +1,98 @@
+"""Django admin for the catalog: list filters, search, bulk actions, saves via services."""
+
+import pytest
+from django.test import Client
+
+from catalog.models import Product, ProductImage
+from catalog.tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
+from users.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/admin/catalog/product/"
+
+
+@pytest.fixture
+def admin_browser():
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_admin_product_list_filters_and_search(admin_browser):
+    ProductFactory(name="Red kettle", sku="KET-1", stock_quantity=0)
+    ProductFactory(name="Blue mug", sku="MUG-1", brand="Zeta", stock_quantity=3)
+
+    assert b"Red kettle" in admin_browser.get(URL, {"q": "KET"}).content
+    assert b"Red kettle" not in admin_browser.get(URL, {"q": "zeta"}).content
+    low = admin_browser.get(URL, {"stock": "low"}).content
+    assert b"Blue mug" in low and b"Red kettle" not in low
+    filtered = admin_browser.get(URL, {"is_active__exact": "1", "is_featured__exact": "0"})
+    assert filtered.status_code == 200 and b"Blue mug" in filtered.content
+
+
+def test_admin_bulk_deactivate_and_activate(admin_browser):
+    products = ProductFactory.create_batch(2)
+    ids = [str(p.pk) for p in products]
+
+    admin_browser.post(URL, {"action": "deactivate", "_selected_action": ids})
+    assert not Product.objects.filter(is_active=True).exists()
+    admin_browser.post(URL, {"action": "activate", "_selected_action": ids})
+    assert Product.objects.filter(is_active=True).count() == 2
+
+
+def test_admin_add_product_generates_slug_and_change_page_renders(admin_browser):
+    category = CategoryFactory()
+    response = admin_browser.post(
+        f"{URL}add/",
+        {
+            "name": "Desk Lamp",
+            "sku": "LAMP-1",
+            "brand": "Lumen",
+            "category": category.pk,
+            "description": "",
+            "price": "12.50",
+            "stock_quantity": "4",
+            "is_active": "on",
+            "images-TOTAL_FORMS": "0",
+            "images-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302, response.content[:2000]
+    product = Product.objects.get(sku="LAMP-1")
+    assert product.slug == "desk-lamp" and product.stock_quantity == 4
+    assert admin_browser.get(f"{URL}{product.pk}/change/").status_code == 200
+
+
+def test_admin_refuses_two_primary_images(admin_browser):
+    product = ProductFactory()
+    images = ProductImageFactory.create_batch(2, product=product)
+    images[0].is_primary = True
+    images[0].save()
+    form = {
+        "name": product.name,
+        "sku": product.sku,
+        "brand": product.brand,
+        "category": product.category_id,
+        "description": product.description,
+        "price": "19.99",
+        "is_active": "on",
+        "images-TOTAL_FORMS": "2",
+        "images-INITIAL_FORMS": "2",
+    }
+    for n, image in enumerate(images):
+        form.update(
+            {
+                f"images-{n}-id": image.pk,
+                f"images-{n}-product": product.pk,
+                f"images-{n}-alt_text": "x",
+                f"images-{n}-is_primary": "on",
+            }
+        )
+
+    response = admin_browser.post(f"{URL}{product.pk}/change/", form)
+
+    assert response.status_code == 200
+    assert b"Only one image can be the primary image." in response.content
+    assert ProductImage.objects.filter(is_primary=True).count() == 1
