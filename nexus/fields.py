@@ -1,14 +1,26 @@
 """DRF field hardening shared by every serializer.
 
-DRF's ``CharField`` turns a JSON number into a string (``0`` becomes ``"0"``), so a client
-sending the wrong type gets a silent coercion instead of the 400 the OpenAPI schema
-promises. Every string field of the API (CharField and its subclasses: EmailField,
-SlugField, RegexField, URLField, ...) must receive a JSON string.
+DRF coerces JSON values of the wrong type: ``CharField`` turns a JSON number into a string
+(``0`` becomes ``"0"``) and ``BooleanField`` takes ``0``, ``1``, ``"yes"`` or ``"on"`` for a
+boolean, so a client sending the wrong type gets a silent coercion instead of the 400 the
+OpenAPI schema promises. Every string field of the API (CharField and its subclasses:
+EmailField, SlugField, RegexField, URLField, ...) must receive a JSON string, and every
+boolean field a JSON ``true``/``false``. Form bodies (multipart, where every value is a
+string) keep DRF's parsing of ``"true"``/``"false"``.
+
+Boolean query filters (django-filter's ``BooleanFilter``) silently ignore a value they do
+not understand (``?is_featured=banana`` lists everything); they answer 400 instead.
 """
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django_filters import filters as filter_classes
+from django_filters.widgets import BooleanWidget
 from rest_framework import fields
 
 _original_to_internal_value = fields.CharField.to_internal_value
+_original_boolean_to_internal_value = fields.BooleanField.to_internal_value
 
 
 def _strict_to_internal_value(self, data):
@@ -17,6 +29,60 @@ def _strict_to_internal_value(self, data):
     return _original_to_internal_value(self, data)
 
 
+def _from_form(field) -> bool:
+    root = getattr(field, "root", None)
+    return isinstance(getattr(root, "initial_data", None), QueryDict)
+
+
+def _strict_boolean_to_internal_value(self, data):
+    if not isinstance(data, bool) and not _from_form(self):
+        self.fail("invalid", input=data)
+    return _original_boolean_to_internal_value(self, data)
+
+
 def make_char_fields_strict() -> None:
     if fields.CharField.to_internal_value is not _strict_to_internal_value:
         fields.CharField.to_internal_value = _strict_to_internal_value
+    if fields.BooleanField.to_internal_value is not _strict_boolean_to_internal_value:
+        fields.BooleanField.to_internal_value = _strict_boolean_to_internal_value
+
+
+_BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False}
+_original_widget_value = BooleanWidget.value_from_datadict
+
+
+def _widget_value_keeping_garbage(self, data, files, name):
+    value = data.get(name)
+    if isinstance(value, str) and value and value.lower() not in _BOOLEAN_WORDS:
+        return value  # handed to the field, which refuses it
+    return _original_widget_value(self, data, files, name)
+
+
+class StrictNullBooleanField(forms.NullBooleanField):
+    """Empty means "no filter"; true/false/1/0 filter; anything else is invalid."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _BOOLEAN_WORDS:
+            return _BOOLEAN_WORDS[value.lower()]
+        raise ValidationError("Enter true or false.", code="invalid")
+
+
+_original_boolean_filter_init = filter_classes.BooleanFilter.__init__
+
+
+def _boolean_filter_init(self, *args, **kwargs):
+    # Plain django_filters.BooleanFilter defaults to Django's NullBooleanSelect, which
+    # also turns any unknown value into "no filter"; use the query-string widget.
+    kwargs.setdefault("widget", BooleanWidget)
+    _original_boolean_filter_init(self, *args, **kwargs)
+
+
+def make_boolean_filters_strict() -> None:
+    BooleanWidget.value_from_datadict = _widget_value_keeping_garbage
+    filter_classes.BooleanFilter.field_class = StrictNullBooleanField
+    if filter_classes.BooleanFilter.__init__ is not _boolean_filter_init:
+        filter_classes.BooleanFilter.__init__ = _boolean_filter_init

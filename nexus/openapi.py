@@ -1,8 +1,11 @@
 """OpenAPI helpers: the problem+json component and an AutoSchema that documents the error
 responses every operation can give, so the schema lists each status the API may answer."""
 
+from django.contrib.auth.models import AnonymousUser
+from django.test import RequestFactory
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from nexus.errors import PROBLEM_CONTENT_TYPE
 
@@ -39,6 +42,25 @@ _DESCRIPTIONS = {
 }
 
 
+_EMPTY_STRING = {"type": "string", "maxLength": 0}
+
+
+def _admit_empty_query_value(parameter: dict) -> None:
+    """An optional query parameter sent empty (``?created_before=``, ``?page=``) means
+    "not given" (django-filter and DRF's paginator ignore it); say so wherever the schema
+    would otherwise call an empty value invalid (numbers, booleans, dates, enums)."""
+    schema = parameter.get("schema")
+    if parameter.get("in") != "query" or parameter.get("required") or not schema:
+        return
+    if schema.get("type") == "array" or "oneOf" in schema or "anyOf" in schema:
+        return
+    plain_string = schema.get("type") == "string" and not (
+        {"format", "enum", "pattern", "minLength"} & set(schema)
+    )
+    if not plain_string:
+        parameter["schema"] = {"oneOf": [schema, _EMPTY_STRING]}
+
+
 class NexusAutoSchema(AutoSchema):
     """Adds problem+json error responses to every operation.
 
@@ -55,6 +77,30 @@ class NexusAutoSchema(AutoSchema):
         codes |= {str(code) for code in extra.get(action, ())}
         codes |= {str(code) for code in extra.get("*", ())}
         return codes
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        for parameter in (operation or {}).get("parameters", []):
+            _admit_empty_query_value(parameter)
+        return operation
+
+    def get_auth(self):
+        """drf-spectacular marks an operation public (``{}`` in ``security``) only for
+        AllowAny and IsAuthenticatedOrReadOnly. Custom permissions (``IsStaffOrReadOnly``)
+        are asked directly: when every permission lets an anonymous request through, the
+        token is optional, or the schema would call every anonymous read invalid."""
+        auths = super().get_auth()
+        if {} not in auths and self._anonymous_allowed():
+            auths.append({})
+        return auths
+
+    def _anonymous_allowed(self) -> bool:
+        request = Request(RequestFactory().generic(self.method, self.path))
+        request.user = AnonymousUser()
+        try:
+            return all(p.has_permission(request, self.view) for p in self.view.get_permissions())
+        except Exception:  # a permission that needs more than a bare request: not public
+            return False
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

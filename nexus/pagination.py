@@ -32,5 +32,11 @@ class PageNumberPagination(pagination.PageNumberPagination):
             if parameter["name"] == self.page_query_param:
                 parameter["schema"]["minimum"] = 1
             if parameter["name"] == self.page_size_query_param:
-                parameter["schema"].update({"minimum": 1, "maximum": self.max_page_size})
+                # No "maximum": larger values are accepted and capped, and the schema must
+                # not call a request invalid that the API answers with 200.
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (
+                    f"Number of results per page (default {self.page_size}); values above "
+                    f"{self.max_page_size} are capped at {self.max_page_size}."
+                )
         return parameters

@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status, viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -24,6 +25,9 @@ from users.serializers import (
 from users.throttles import AuthRateThrottle, PasswordResetRateThrottle
 
 _NO_BODY = OpenApiResponse(description="No response body")
+# JSON only (API.md): with form parsers, "0" or "on" would pass for booleans and the schema
+# would list multipart bodies nobody should send.
+_JSON_ONLY = [JSONParser]
 
 
 def _auth_response(user, pair: dict[str, str], status_code: int) -> Response:
@@ -31,6 +35,7 @@ def _auth_response(user, pair: dict[str, str], status_code: int) -> Response:
 
 
 class _PublicAuthView(APIView):
+    parser_classes = _JSON_ONLY
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [AuthRateThrottle]
@@ -84,6 +89,7 @@ class TokenRefreshView(_PublicAuthView):
 
 
 class LogoutView(APIView):
+    parser_classes = _JSON_ONLY
     permission_classes = [IsAuthenticated]
 
     @extend_schema(tags=["auth"], request=RefreshSerializer, responses={204: _NO_BODY})
@@ -99,6 +105,7 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
+    parser_classes = _JSON_ONLY
     permission_classes = [IsAuthenticated]
 
     @extend_schema(tags=["auth"], request=None, responses={204: _NO_BODY})
@@ -108,6 +115,7 @@ class LogoutAllView(APIView):
 
 
 class PasswordChangeView(APIView):
+    parser_classes = _JSON_ONLY
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -146,6 +154,7 @@ class PasswordResetConfirmView(_PublicAuthView):
 
 @extend_schema(tags=["users"])
 class ProfileView(generics.RetrieveUpdateAPIView):
+    parser_classes = _JSON_ONLY
     serializer_class = UserSerializer
     permission_classes = [IsAuthenticated]
 
@@ -158,6 +167,7 @@ class ProfileView(generics.RetrieveUpdateAPIView):
 
 @extend_schema(tags=["users"])
 class AddressViewSet(viewsets.ModelViewSet):
+    parser_classes = _JSON_ONLY
     serializer_class = AddressSerializer
     permission_classes = [IsAuthenticated]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]

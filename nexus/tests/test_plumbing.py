@@ -149,6 +149,139 @@ def test_email_failure_does_not_fail_the_request(api_client, user, settings):
     assert response.status_code == 202
 
 
+def test_schema_page_size_matches_the_capping(api_client):
+    """Found by fuzzing: the schema said ``maximum: 100`` while 101 is answered with 200."""
+    schema = api_client.get("/api/v1/schema/", {"format": "json"}).json()
+    parameters = [
+        parameter
+        for operation in schema["paths"]["/api/v1/users/addresses/"].values()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "page_size"
+    ]
+    assert parameters
+    for parameter in parameters:
+        integer = parameter["schema"]["oneOf"][0]
+        assert integer["minimum"] == 1
+        assert "maximum" not in integer
+        assert "capped" in parameter["description"]
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "on", None])
+def test_boolean_fields_refuse_other_json_types(user, user_client, value):
+    """Found by fuzzing: ``"is_default_billing": 0`` was taken for false."""
+    from users.tests.factories import AddressFactory
+
+    address = AddressFactory(user=user)
+    response = user_client.patch(
+        f"/api/v1/users/addresses/{address.id}/", {"is_default_billing": value}, format="json"
+    )
+    assert problem_codes(response) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "is_default_billing"
+
+
+def test_boolean_fields_take_json_booleans(user, user_client):
+    from users.tests.factories import AddressFactory
+
+    address = AddressFactory(user=user, is_default_billing=False)
+    response = user_client.patch(
+        f"/api/v1/users/addresses/{address.id}/", {"is_default_billing": True}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["is_default_billing"] is True
+
+
+def test_schema_marks_reads_public_under_custom_read_only_permissions():
+    """Found by fuzzing: a view guarded by a custom "staff or read-only" permission was
+    documented as requiring a token for GET, so every anonymous read broke the schema."""
+    from django.urls import path
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.permissions import SAFE_METHODS, BasePermission
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    class StaffOrReadOnly(BasePermission):
+        def has_permission(self, request, view):
+            return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+    class ThingView(APIView):
+        permission_classes = [StaffOrReadOnly]
+
+        def get(self, request):
+            return Response({})
+
+        def post(self, request):
+            return Response({})
+
+    schema = SchemaGenerator(patterns=[path("api/v1/things/", ThingView.as_view())]).get_schema(
+        request=None, public=True
+    )
+    operations = schema["paths"]["/api/v1/things/"]
+    assert {} in operations["get"]["security"]
+    assert {} not in operations["post"]["security"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "valid", "value"),
+    [
+        ("true", True, True),
+        ("False", True, False),
+        ("1", True, True),
+        ("", True, None),
+        ("null", False, None),
+        ("banana", False, None),
+    ],
+)
+@pytest.mark.parametrize("flavour", ["django_filters", "rest_framework"])
+def test_boolean_filters_refuse_values_they_do_not_understand(flavour, raw, valid, value):
+    """Found by fuzzing: ``?is_featured=null`` was ignored (everything listed, 200), with
+    both django_filters.BooleanFilter and its rest_framework variant."""
+    import django_filters
+    from django_filters import rest_framework
+
+    from users.models import User
+
+    filters = rest_framework if flavour == "rest_framework" else django_filters
+
+    class UserFilter(filters.FilterSet):
+        staff = filters.BooleanFilter(field_name="is_staff")
+
+    filterset = UserFilter(data={"staff": raw}, queryset=User.objects.all())
+    assert filterset.is_valid() is valid
+    if valid:
+        assert filterset.form.cleaned_data["staff"] is value
+
+
+def test_options_on_a_view_without_serializer_is_not_a_500():
+    """Found by fuzzing: OPTIONS on a viewset action with no serializer_class answered 500."""
+    from rest_framework import generics
+    from rest_framework.permissions import AllowAny
+    from rest_framework.response import Response
+    from rest_framework.test import APIRequestFactory
+
+    class NoSerializerView(generics.GenericAPIView):
+        authentication_classes: list = []
+        permission_classes = [AllowAny]
+
+        def post(self, request):
+            return Response(status=204)
+
+    response = NoSerializerView.as_view()(APIRequestFactory().options("/x/"))
+    assert response.status_code == 200
+    assert "actions" not in response.data
+
+
+def test_empty_query_values_are_documented_and_ignored(user, user_client):
+    """Found by fuzzing: ``?created_before=`` (empty) is "not given" for django-filter and
+    the paginator, while the schema called it an invalid date-time; empty values are now
+    documented for every constrained optional query parameter."""
+    schema = user_client.get("/api/v1/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/v1/users/addresses/"]["get"]
+    page = next(p for p in operation["parameters"] if p["name"] == "page")
+    assert page["schema"]["oneOf"][1] == {"type": "string", "maxLength": 0}
+    response = user_client.get("/api/v1/users/addresses/", {"page": "", "page_size": ""})
+    assert response.status_code == 200
+
+
 def test_default_throttles_count_each_caller_once(api_client, user_client, monkeypatch):
     from rest_framework.throttling import AnonRateThrottle
 

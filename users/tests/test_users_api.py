@@ -161,3 +161,32 @@ def test_createsuperuser_noninteractive_needs_a_password(monkeypatch):
     call_command("createsuperuser", interactive=False, email="root@example.com", username="root")
     admin = User.objects.get(email="root@example.com")
     assert admin.role == "admin" and admin.check_password("Chosen-by-operator-1")
+
+
+def test_address_update_refuses_multipart_bodies(user, user_client):
+    """Found by fuzzing: multipart was accepted, so form strings such as "0" passed for
+    booleans the schema types as JSON booleans. Bodies are JSON only (API.md)."""
+    address = AddressFactory(user=user)
+    response = user_client.put(
+        f"/api/v1/users/addresses/{address.id}/",
+        {
+            "full_name": "A",
+            "street": "1 Road",
+            "city": "X",
+            "postal_code": "1",
+            "country": "US",
+            "is_default_billing": "0",
+        },
+        format="multipart",
+    )
+    assert problem_codes(response) == (415, "unsupported_media_type")
+
+
+def test_schema_offers_json_bodies_only_for_users(api_client):
+    schema = api_client.get("/api/v1/schema/", {"format": "json"}).json()
+    for path, operations in schema["paths"].items():
+        if not path.startswith(("/api/v1/users/", "/api/v1/auth/")):
+            continue
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            assert set(content) <= {"application/json"}, (path, set(content))
