@@ -8,8 +8,7 @@ class NexusConfig(AppConfig):
     verbose_name = "Nexus"
 
     def ready(self) -> None:
-        from nexus import fields, metadata
+        from nexus import fields
 
         fields.make_char_fields_strict()
-        metadata.use_nexus_metadata()
         fields.make_boolean_filters_strict()

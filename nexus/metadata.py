@@ -20,14 +20,3 @@ class NexusMetadata(SimpleMetadata):
         except Exception as exc:  # any serializer the view cannot build for OPTIONS
             logger.info("OPTIONS %s: no field description (%s)", request.path, exc)
             return {}
-
-
-def use_nexus_metadata() -> None:
-    """Make NexusMetadata the default unless a project setting chose another class."""
-    from rest_framework.settings import api_settings
-    from rest_framework.views import APIView
-
-    if APIView.metadata_class is SimpleMetadata and (
-        api_settings.DEFAULT_METADATA_CLASS is SimpleMetadata
-    ):
-        APIView.metadata_class = NexusMetadata

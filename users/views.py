@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -27,7 +26,6 @@ from users.throttles import AuthRateThrottle, PasswordResetRateThrottle
 _NO_BODY = OpenApiResponse(description="No response body")
 # JSON only (API.md): with form parsers, "0" or "on" would pass for booleans and the schema
 # would list multipart bodies nobody should send.
-_JSON_ONLY = [JSONParser]
 
 
 def _auth_response(user, pair: dict[str, str], status_code: int) -> Response:
@@ -35,7 +33,6 @@ def _auth_response(user, pair: dict[str, str], status_code: int) -> Response:
 
 
 class _PublicAuthView(APIView):
-    parser_classes = _JSON_ONLY
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [AuthRateThrottle]
@@ -89,7 +86,6 @@ class TokenRefreshView(_PublicAuthView):
 
 
 class LogoutView(APIView):
-    parser_classes = _JSON_ONLY
     permission_classes = [IsAuthenticated]
 
     @extend_schema(tags=["auth"], request=RefreshSerializer, responses={204: _NO_BODY})
@@ -105,7 +101,6 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
-    parser_classes = _JSON_ONLY
     permission_classes = [IsAuthenticated]
 
     @extend_schema(tags=["auth"], request=None, responses={204: _NO_BODY})
@@ -115,7 +110,6 @@ class LogoutAllView(APIView):
 
 
 class PasswordChangeView(APIView):
-    parser_classes = _JSON_ONLY
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -154,7 +148,6 @@ class PasswordResetConfirmView(_PublicAuthView):
 
 @extend_schema(tags=["users"])
 class ProfileView(generics.RetrieveUpdateAPIView):
-    parser_classes = _JSON_ONLY
     serializer_class = UserSerializer
     permission_classes = [IsAuthenticated]
 
@@ -167,7 +160,6 @@ class ProfileView(generics.RetrieveUpdateAPIView):
 
 @extend_schema(tags=["users"])
 class AddressViewSet(viewsets.ModelViewSet):
-    parser_classes = _JSON_ONLY
     serializer_class = AddressSerializer
     permission_classes = [IsAuthenticated]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
