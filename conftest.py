@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from nexus.cache import breaker
 from nexus.testing import client_for
 from users.tests.factories import UserFactory
 
@@ -20,6 +21,7 @@ def _clear_cache() -> None:
 def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    breaker.reset()  # a test that broke Redis on purpose must not switch the cache off for others
     _clear_cache()
     yield
     _clear_cache()

@@ -144,7 +144,7 @@ if REDIS_URL:
             "KEY_PREFIX": _cache_prefix,
             "TIMEOUT": 300,
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CLIENT_CLASS": "nexus.cache.CircuitBreakerClient",
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
                 "IGNORE_EXCEPTIONS": True,
@@ -153,7 +153,10 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    # After a Redis error the cache is skipped for this long (nexus/cache.py).
+    NEXUS_CACHE_BREAKER_SECONDS = env_int("NEXUS_CACHE_BREAKER_SECONDS", 5)
+    # The circuit breaker logs each outage once instead of a traceback per cache call.
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 else:
     CACHES = {
         "default": {
