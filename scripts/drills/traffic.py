@@ -252,6 +252,9 @@ def verdict_redis(records, phases) -> list[str]:
     for name in sorted({r["name"] for r in work}):
         if not any(200 <= r["status"] < 300 for r in work if r["name"] == name):
             problems.append(f"no {name} succeeded during the outage")
+    # A dead or hung Redis must cost little: the cache client's circuit breaker skips it.
+    if work and _p95(work) > 2000:
+        problems.append(f"p95 {_p95(work):.0f} ms during the outage (limit 2000 ms)")
     recovered = [r for r in _between(records, up + 10, end) if r["name"] == "ready"]
     if not recovered or any(r.get("extra") != "ok" for r in recovered):
         problems.append(f"readiness did not recover to ok within 10s: {_fmt(recovered)}")
