@@ -12,6 +12,7 @@
 # project venv), FUZZ_MAX_MINUTES (a hard cap per role, 8), FUZZ_REPORT_DIR.
 # Exits non-zero on any failure. See docs/TESTING.md.
 set -euo pipefail
+# shellcheck source=drills/lib.sh
 source "$(dirname "$0")/drills/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -94,7 +95,7 @@ log "server errors logged by gunicorn: $(grep -c 'Traceback' "$WORKDIR/gunicorn.
 grep -B2 -A30 'Traceback' "$WORKDIR/gunicorn.log" | head -120 >&2 || true
 log "fuzzing done in $(( $(date +%s) - started ))s; reports in $REPORT_DIR"
 if (( ${#failed_roles[@]} )); then
-  KEEP_WORKDIR=1
+  export KEEP_WORKDIR=1  # read by the cleanup trap in drills/lib.sh
   die "schemathesis failed for: ${failed_roles[*]}"
 fi
 log "PASS: zero failures for roles: $ROLES"

@@ -489,7 +489,7 @@ for script in scripts/*.sh; do
     check "bash -n $script" bash -n "$script"
 done
 if command -v shellcheck >/dev/null; then
-    check "shellcheck scripts/*.sh" shellcheck scripts/*.sh
+    check "shellcheck scripts/*.sh scripts/drills/*.sh" shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/drills/*.sh
 else
     info "shellcheck not installed: skipped"
 fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for scripts/fuzz.sh and the outage drills (sourced, not run).
 #
 # Everything started here is recorded and stopped by `cleanup` (install it with
@@ -5,14 +6,14 @@
 # ports: the shared services on 5432/6379 are never stopped, restarted or reconfigured.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 # The project's interpreter: NEXUS_PYTHON, else the Makefile's .venv, else python3.
 if [[ -z "${NEXUS_PYTHON:-}" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then NEXUS_PYTHON="$ROOT/.venv/bin/python"; else NEXUS_PYTHON="$(command -v python3)"; fi
 fi
 NEXUS_BIN="$(dirname "$NEXUS_PYTHON")"
-PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+PG_BIN="${PG_BIN:-$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)}"
 
 WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/nexus-quality.XXXXXX")"
 chmod 755 "$WORKDIR"

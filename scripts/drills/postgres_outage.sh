@@ -7,6 +7,7 @@
 # PostgreSQL is back the same Gunicorn serves 2xx again on its own (no restart).
 # Private PostgreSQL and Redis on their own ports (DRILL_PG_PORT, DRILL_REDIS_PORT).
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM

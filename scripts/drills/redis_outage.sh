@@ -9,6 +9,7 @@
 # Redis is back, readiness says "ok" again without restarting Gunicorn.
 # Private PostgreSQL and Redis on their own ports (DRILL_PG_PORT, DRILL_REDIS_PORT).
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -8,6 +8,7 @@
 # Gunicorn exits on its own within its graceful timeout.
 # Skips (exit 0) when the schema has no /api/v1/orders/ yet.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
