@@ -31,7 +31,8 @@ free_port() {
 
 # as_postgres CMD...: PostgreSQL refuses to run as root.
 as_postgres() {
-  if [[ "$(id -u)" == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /: the postgres user may not be allowed into the checkout (a 0700 temp dir).
+  if [[ "$(id -u)" == 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # Environment of a production-like app process. Needs DATABASE_URL and REDIS_URL set.

@@ -107,7 +107,12 @@ def product_ids(base: str, token: str | None = None) -> list[Any]:
     status, _, body, _ = http(base, "GET", "/api/v1/products/?page_size=50", token=token)
     if status != 200 or not isinstance(body, dict):
         return []
-    return [p["id"] for p in body.get("results", []) if p.get("in_stock", True) and "id" in p]
+    return [
+        p["id"]
+        for p in body.get("results", [])
+        # Staff see inactive products too; only sellable ones can go in a cart.
+        if p.get("in_stock", True) and p.get("is_active", True) and "id" in p
+    ]
 
 
 def has_path(base: str, path: str) -> bool:
