@@ -4,7 +4,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
 from users.countries import validate_country_code
-from users.models import Address, User
+from users.models import ADDRESS_FIELDS, Address, User
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -88,19 +88,7 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
 class AddressSerializer(serializers.ModelSerializer):
     class Meta:
         model = Address
-        fields = [
-            "id",
-            "full_name",
-            "street",
-            "street2",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "phone_number",
-            "is_default_shipping",
-            "is_default_billing",
-        ]
+        fields = ["id", *ADDRESS_FIELDS, "is_default_shipping", "is_default_billing"]
         read_only_fields = ["id"]
 
     def validate_country(self, value: str) -> str:

@@ -183,3 +183,25 @@ json.dump({'email': 'drill-staff@example.com', 'password': password}, open('$WOR
 mark() { echo "$1 $(date +%s.%N)" >>"$WORKDIR/phases"; }
 
 traffic() { "$NEXUS_PYTHON" "$ROOT/scripts/drills/traffic.py" "$@"; }
+
+# gunicorn_log_clean: false (and the evidence on stderr) when the app logged a 500, an
+# unhandled error or a worker timeout during the drill.
+gunicorn_log_clean() {
+  local pattern="Internal Server Error|unhandled error|WORKER TIMEOUT"
+  if grep -qE "$pattern" "$WORKDIR/gunicorn.log"; then
+    grep -E -A20 "$pattern" "$WORKDIR/gunicorn.log" | head -40 >&2
+    return 1
+  fi
+}
+
+# traffic_judge KIND: stop the traffic generator, then 0 only if its verdict for the
+# outage phases passes and the app's log is clean.
+traffic_judge() {
+  touch "$WORKDIR/stop"
+  wait "$TRAFFIC_PID" || true
+  local status=0
+  traffic verdict "$1" --log "$WORKDIR/traffic.jsonl" --phases "$WORKDIR/phases" || status=1
+  gunicorn_log_clean || status=1
+  return "$status"
+}
+

@@ -57,17 +57,8 @@ if [[ "$MODE" == freeze ]]; then kill -CONT "$REDIS_PID"; else redis_start; fi
 mark redis_up
 sleep "$AFTER"
 mark end
-touch "$WORKDIR/stop"
-wait "$TRAFFIC_PID" || true
-
-set +e
-traffic verdict redis --log "$WORKDIR/traffic.jsonl" --phases "$WORKDIR/phases"
-status=$?
-set -e
-if grep -qE "Internal Server Error|unhandled error|WORKER TIMEOUT" "$WORKDIR/gunicorn.log"; then
-  grep -E -A20 "Internal Server Error|unhandled error|WORKER TIMEOUT" "$WORKDIR/gunicorn.log" | head -40 >&2
-  status=1
-fi
+status=0
+traffic_judge redis || status=1
 if (( lockout_ok == 0 )); then
   echo "  VIOLATION: login lockout did not hold with Redis down ($codes / $locked)"
   status=1

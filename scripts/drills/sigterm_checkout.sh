@@ -36,10 +36,7 @@ if kill -0 "$GUNICORN_PID" 2>/dev/null; then
   echo "  VIOLATION: gunicorn still running after its graceful timeout"
   status=1
 fi
-if grep -qE "Internal Server Error|unhandled error|WORKER TIMEOUT" "$WORKDIR/gunicorn.log"; then
-  grep -E -A20 "Internal Server Error|unhandled error|WORKER TIMEOUT" "$WORKDIR/gunicorn.log" | head -40 >&2
-  status=1
-fi
+gunicorn_log_clean || status=1
 
 port=$(free_port)
 BASE_URL="http://127.0.0.1:$port"
