@@ -4,9 +4,13 @@
 # No secret is needed or baked in: settings come from the environment at run time.
 
 ARG PYTHON_VERSION=3.11
+# Both stages start from this image. Any Debian bookworm with `python` (3.11+, with venv)
+# will do: CI builds it from Debian packages (scripts/container_check.sh) and passes
+# --build-arg BASE_IMAGE=...; the two stages must share it (the venv links to its python).
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim-bookworm
 
 # ---------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim-bookworm AS build
+FROM ${BASE_IMAGE} AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -18,12 +22,15 @@ RUN apt-get update \
 WORKDIR /build
 COPY pyproject.toml ./
 # The runtime dependencies straight from pyproject.toml, so the image never drifts from it
-# (the project itself is not an installable package: packages = []).
+# (the project itself is not an installable package: packages = []). They go into the venv
+# here; the runtime stage copies only the venv, so no wheel or compiler reaches it (a
+# `COPY /wheels` + `rm` would leave the wheels in a layer of their own).
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
-    && pip wheel --wheel-dir /wheels -r requirements.txt
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install -r requirements.txt
 
 # ---------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
+FROM ${BASE_IMAGE} AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -40,10 +47,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 nexus \
     && useradd --system --uid 10001 --gid nexus --home-dir /app --shell /usr/sbin/nologin nexus
 
-COPY --from=build /wheels /wheels
-RUN python -m venv "$VIRTUAL_ENV" \
-    && pip install --no-index --find-links=/wheels /wheels/*.whl \
-    && rm -rf /wheels
+COPY --from=build /opt/venv /opt/venv
 
 WORKDIR /app
 COPY --chown=nexus:nexus . .

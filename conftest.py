@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from nexus.cache import breaker
@@ -17,10 +18,26 @@ def _clear_cache() -> None:
         cache.clear()
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Variant ids start far from product ids: every factory product has one variant, so
+    with equal sequences code (or a test) that passed one id for the other would still
+    pass by coincidence."""
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER SEQUENCE catalog_productvariant_id_seq RESTART WITH 700001")
+        else:
+            cursor.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES ('catalog_productvariant', 700000)"
+            )
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Outbox rows are delivered in-process after commit: no test needs a worker.
+    settings.NEXUS_OUTBOX_DISPATCH = "inline"
     breaker.reset()  # a test that broke Redis on purpose must not switch the cache off for others
     _clear_cache()
     yield

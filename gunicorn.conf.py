@@ -20,6 +20,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return value in ("1", "true", "yes", "on") if value else default
+
+
 wsgi_app = "nexus.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000").split(",")
 
@@ -36,9 +41,24 @@ timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 
-# Recycle workers now and then so a slow leak never takes a replica down.
-max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1000)
-max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 100)
+# Import the project once in the master and fork the workers from it. Without this, every
+# worker imports Django and the project itself (about a second of CPU on a 2-core host), and
+# so does every recycled worker: with recycling after 1,000 requests that re-import ran every
+# few seconds per worker under load and halved the throughput of even a constant view
+# (docs/PERFORMANCE.md has the before/after). Preloading is safe here because nothing opens
+# a connection at import: Django opens database connections lazily per worker (and the
+# pre_fork hook below closes any the master might have opened), redis-py's pool resets
+# itself in a forked process, and the cache circuit breaker (nexus/cache.py) is plain
+# per-process state with no thread. The price: a HUP reloads the configuration but not the
+# code; deploys restart the container (or the master), which reloads both.
+preload_app = _env_bool("GUNICORN_PRELOAD", True)
+
+# Recycle workers now and then so a slow leak never takes a replica down. A preloaded
+# worker is a cheap fork of the master, so recycling costs little, but a fresh worker still
+# reconnects to PostgreSQL and Redis and warms its caches: every 10,000 requests (jittered so
+# workers do not restart together) keeps that below 1% of the work. 0 turns recycling off.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 10000)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 1000)
 
 # The image points the worker heartbeat file at /dev/shm: on a container's overlay
 # filesystem a slow disk can stall it and get healthy workers killed.
@@ -50,7 +70,8 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 
 # Logs go to stdout/stderr for the container runtime. The access log carries the request id
 # (set by Nginx or by the app, echoed on the response) and the client address from Nginx.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# An empty GUNICORN_ACCESS_LOG turns the access log off (the benchmark does, for every server).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = (
@@ -58,6 +79,56 @@ access_log_format = (
     'rid=%({x-request-id}o)s "%(f)s" "%(a)s"'
 )
 
+# NEXUS_LOG_FORMAT=json: access and error lines as JSON objects, like Django's lines
+# (request id, method, path, status, duration); see docs/OBSERVABILITY.md.
+if os.environ.get("NEXUS_LOG_FORMAT", "plain") == "json":
+    logger_class = "nexus.gunicorn_logging.JSONLogger"
+
+# Prometheus metrics of every worker add up when they share a directory (nexus/metrics.py).
+# One fresh directory per Gunicorn run unless PROMETHEUS_MULTIPROC_DIR names one; workers
+# inherit it. A dead worker's live gauges are dropped when it exits.
+_own_metrics_dir = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    _own_metrics_dir = tempfile.mkdtemp(prefix="nexus-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        import shutil
+
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+
+
 # Bound what a single request may send before Django sees it.
 limit_request_line = 8190
 limit_request_fields = 100
+
+
+def post_worker_init(worker):
+    # Gunicorn's own error answers (invalid header value, request line too long) in the
+    # API's problem+json shape instead of an HTML page: nexus/gunicorn_errors.py.
+    from nexus.gunicorn_errors import install
+
+    install()
+
+
+def pre_fork(server, worker):
+    """Runs in the master before each fork: no database connection may be shared by two
+    processes (their queries would interleave on one socket). Nothing in the project opens
+    one at import, so this is a no-op unless a future import-time query slips in."""
+    if preload_app:
+        import sys
+
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()

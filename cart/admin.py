@@ -43,8 +43,8 @@ class GuestFilter(admin.SimpleListFilter):
 class CartItemInline(admin.TabularInline):
     model = CartItem
     extra = 0
-    raw_id_fields = ["product"]
-    fields = ["product", "quantity", "unit_price_at_add", "quantity_requested", "updated_at"]
+    raw_id_fields = ["variant"]
+    fields = ["variant", "quantity", "unit_price_at_add", "quantity_requested", "updated_at"]
     readonly_fields = ["updated_at"]
 
 

@@ -1,10 +1,10 @@
 """Carts: one persistent cart per user (a unique constraint) or a guest cart found by its
-unguessable token, with one line per product."""
+unguessable token, with one line per product variant."""
 
 from django.conf import settings
 from django.db import models
 
-from catalog.models import Product
+from catalog.models import ProductVariant
 
 
 class Cart(models.Model):
@@ -29,7 +29,7 @@ class Cart(models.Model):
 
 class CartItem(models.Model):
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(ProductVariant, on_delete=models.CASCADE, related_name="+")
     quantity = models.PositiveIntegerField()
     # The price when the line was added, to warn the shopper when it changed.
     unit_price_at_add = models.DecimalField(max_digits=12, decimal_places=2)
@@ -43,7 +43,7 @@ class CartItem(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["cart", "product"], name="cart_item_one_line_per_product"
+                fields=["cart", "variant"], name="cart_item_one_line_per_variant"
             ),
             models.CheckConstraint(
                 condition=models.Q(quantity__gt=0), name="cart_item_quantity_gt_0"
@@ -51,4 +51,9 @@ class CartItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product_id}"
+        return f"{self.quantity} x variant {self.variant_id}"
+
+    @property
+    def product(self):
+        """The variant's product (loaded with the line by ``cart.selectors``)."""
+        return self.variant.product

@@ -1,11 +1,12 @@
-"""Signal receivers of the cart app: a login that carries ``cart_token`` merges that guest
-cart into the user's (the receiver only delegates to ``cart.services.cart_merge``)."""
+"""Signal receivers of the cart app: the login hook (``users/__init__.py``). A login whose
+body carried ``cart_token`` merges that guest cart into the user's; the token arrives
+validated by ``LoginSerializer`` as the ``cart_token`` signal argument, and the receiver
+only delegates to ``cart.services.cart_merge``."""
 
 from cart import services
 
 
-def cart_merge_on_login(sender, request=None, user=None, **kwargs) -> None:
-    data = getattr(request, "data", None)
-    token = data.get("cart_token") if hasattr(data, "get") else None
-    if user is not None and isinstance(token, str) and token:
-        services.cart_merge(user=user, token=token)
+def cart_merge_on_login(sender, user=None, cart_token: str | None = None, **kwargs) -> None:
+    # Other logins (the Django admin) send user_logged_in without a cart_token.
+    if user is not None and cart_token:
+        services.cart_merge(user=user, token=cart_token)

@@ -1,6 +1,7 @@
 """Reads of the cart app: carts found by owner or guest token, and lines shaped for the
-response (product, primary image and line total annotated in one query) with totals
-aggregated in the database, so a cart costs the same few queries whatever its size."""
+response (variant, product, primary image and line total in one query, the variants'
+option values in one more) with totals aggregated in the database, so a cart costs the
+same few queries whatever its size."""
 
 import re
 from dataclasses import dataclass, field
@@ -14,28 +15,40 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
+    Prefetch,
     QuerySet,
     Subquery,
     Sum,
     Value,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
 
 from cart.models import Cart, CartItem
-from catalog.models import ProductImage
+from catalog.models import ProductImage, ProductOptionValue, ProductVariant
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-MONEY = DecimalField(max_digits=14, decimal_places=2)
+# The largest line total a cart accepts: what an order line (max_digits=12) can store.
+MAX_LINE_TOTAL = Decimal("9999999999.99")
+# Line totals and subtotals are computed at *current* prices, which staff may raise after
+# a line was accepted, and summed over any number of lines: wide enough for all of it
+# (14 digits was not: 9999999999.99 x 101 made every later GET cart/ a 500).
+MONEY = DecimalField(max_digits=30, decimal_places=2)
 ZERO = Value(Decimal("0.00"), output_field=MONEY)
 
 
 def cart_max_quantity() -> int:
-    """The most of one product a cart line may hold."""
-    return int(getattr(settings, "NEXUS_CART_MAX_QUANTITY", 1000))
+    """The most of one variant a cart line may hold."""
+    return int(settings.NEXUS_CART_MAX_QUANTITY)
 
 
-def cart_for_user(*, user) -> Cart | None:
-    return Cart.objects.filter(user=user).first()
+def cart_line_max_quantity(*, price: Decimal) -> int:
+    """The most units of a variant at ``price`` one line may hold (per-line maximum and
+    the largest representable line total)."""
+    maximum = cart_max_quantity()
+    if price > 0:
+        maximum = min(maximum, int(MAX_LINE_TOTAL // price))
+    return maximum
 
 
 def cart_token_is_wellformed(token: str | None) -> bool:
@@ -61,17 +74,26 @@ def cart_item_get(*, cart: Cart | None, item_id: int) -> CartItem | None:
 
 
 def _line_total() -> ExpressionWrapper:
-    return ExpressionWrapper(F("quantity") * F("product__price"), output_field=MONEY)
+    return ExpressionWrapper(F("quantity") * F("variant__price"), output_field=MONEY)
+
+
+def _option_values() -> QuerySet[ProductOptionValue]:
+    """Option values with their option, in option order (as a line lists them)."""
+    return ProductOptionValue.objects.select_related("option").order_by(
+        "option__position", "option__id"
+    )
 
 
 def cart_items_for_response(*, cart: Cart) -> QuerySet[CartItem]:
-    """The lines of ``cart`` with their product, primary image name and line total."""
+    """The lines of ``cart`` with their variant and product, the variant's option values
+    (with their option, in option order), primary image name and line total."""
     primary_image = ProductImage.objects.filter(
-        product=OuterRef("product_id"), is_primary=True
+        product=OuterRef("variant__product_id"), is_primary=True
     ).values("image")[:1]
     return (
         CartItem.objects.filter(cart=cart)
-        .select_related("product")
+        .select_related("variant__product")
+        .prefetch_related(Prefetch("variant__option_values", queryset=_option_values()))
         .annotate(line_total=_line_total(), product_image=Subquery(primary_image))
         .order_by("id")
     )
@@ -79,6 +101,50 @@ def cart_items_for_response(*, cart: Cart) -> QuerySet[CartItem]:
 
 def cart_item_for_response(*, cart: Cart, item_id: int) -> CartItem | None:
     return cart_items_for_response(cart=cart).filter(pk=item_id).first()
+
+
+def variants_for_add(
+    *, cart: Cart, product_id: int | None = None, variant_id: int | None = None
+) -> list[ProductVariant]:
+    """For a cart add, in one query: the variant ``variant_id`` (else the active variants
+    of ``product_id``, at most two: enough to tell "exactly one" from "several"), with its
+    product, its product's primary image name (``product_image``) and ``cart``'s line of
+    it, if any (``line_id``, ``line_quantity``; None without one). Read it with the cart
+    row locked: the line cannot change until the add commits."""
+    # Unordered subqueries: one row each at most (one primary image, one line per
+    # variant), and each ORDER BY would cost a sort and its compiling per add.
+    primary_image = (
+        ProductImage.objects.filter(product=OuterRef("product_id"), is_primary=True)
+        .order_by()
+        .values("image")[:1]
+    )
+    line = CartItem.objects.filter(cart=cart, variant=OuterRef("pk")).order_by()
+    queryset = ProductVariant.objects.select_related("product").annotate(
+        product_image=Subquery(primary_image),
+        line_id=Subquery(line.values("pk")[:1]),
+        line_quantity=Subquery(line.values("quantity")[:1]),
+    )
+    if variant_id is not None:
+        return list(queryset.filter(pk=variant_id)[:1])
+    return list(
+        queryset.filter(product_id=product_id, is_active=True).order_by("position", "id")[:2]
+    )
+
+
+def cart_item_shape_added(*, item: CartItem) -> CartItem:
+    """Shape a line that ``cart.services.cart_item_add`` just wrote (its variant read by
+    ``variants_for_add``) like ``cart_item_for_response`` does, without reading it back:
+    the line total is computed here, the image came with the variant, and the option
+    values are read only when the variant has any (its ``combination_key`` lists them)."""
+    variant = item.variant
+    item.line_total = item.quantity * variant.price
+    item.product_image = getattr(variant, "product_image", None)
+    if variant.combination_key:
+        prefetch_related_objects([variant], Prefetch("option_values", queryset=_option_values()))
+    else:
+        cache = variant.__dict__.setdefault("_prefetched_objects_cache", {})
+        cache["option_values"] = ProductOptionValue.objects.none()
+    return item
 
 
 def cart_totals(*, cart: Cart) -> dict[str, int | Decimal]:
@@ -91,38 +157,38 @@ def cart_totals(*, cart: Cart) -> dict[str, int | Decimal]:
 
 
 def cart_item_warnings(*, items: list[CartItem]) -> list[dict]:
-    """Warnings for lines whose product stopped being sold, ran short or changed price
-    since it was added, and for lines a merge had to cap (no queries: lines are loaded)."""
+    """Warnings per line (per variant) whose variant or product stopped being sold, ran
+    short or changed price since it was added, and for lines a merge had to cap (no
+    queries: lines are loaded)."""
     warnings: list[dict] = []
 
     def warn(code: str, item: CartItem, message: str) -> None:
         warnings.append({"code": code, "item_id": item.pk, "message": message})
 
     for item in items:
-        product = item.product
-        if not product.is_active:
-            warn("product_inactive", item, f"{product.name} is no longer sold.")
-        elif product.stock_quantity == 0:
-            warn("out_of_stock", item, f"{product.name} is out of stock.")
-        elif item.quantity > product.stock_quantity:
+        variant = item.variant
+        name = variant_label(variant)
+        if not (variant.is_active and variant.product.is_active):
+            warn("product_inactive", item, f"{name} is no longer sold.")
+        elif variant.stock_quantity == 0:
+            warn("out_of_stock", item, f"{name} is out of stock.")
+        elif item.quantity > variant.stock_quantity:
             warn(
                 "insufficient_stock",
                 item,
-                f"Only {product.stock_quantity} of {product.name} left; "
-                f"your cart holds {item.quantity}.",
+                f"Only {variant.stock_quantity} of {name} left; your cart holds {item.quantity}.",
             )
-        if product.price != item.unit_price_at_add:
+        if variant.price != item.unit_price_at_add:
             warn(
                 "price_changed",
                 item,
-                f"The price of {product.name} changed from {item.unit_price_at_add} "
-                f"to {product.price}.",
+                f"The price of {name} changed from {item.unit_price_at_add} to {variant.price}.",
             )
         if item.quantity_requested and item.quantity_requested > item.quantity:
             warn(
                 "quantity_capped",
                 item,
-                f"Only {item.quantity} of {product.name} could be kept in your cart "
+                f"Only {item.quantity} of {name} could be kept in your cart "
                 f"(you had {item.quantity_requested}).",
             )
     return warnings
@@ -169,7 +235,7 @@ def carts_with_value() -> QuerySet[Cart]:
         value=Coalesce(
             Sum(
                 ExpressionWrapper(
-                    F("items__quantity") * F("items__product__price"), output_field=MONEY
+                    F("items__quantity") * F("items__variant__price"), output_field=MONEY
                 )
             ),
             ZERO,
@@ -186,15 +252,42 @@ def carts_abandoned(*, before: datetime) -> QuerySet[Cart]:
     )
 
 
-def cart_lock_for_user(*, user) -> Cart | None:
-    """The user's cart, row-locked until the end of the transaction.
+def cart_of_user(*, user) -> Cart | None:
+    """The user's cart, not locked (the checkout preview reads it)."""
+    return Cart.objects.filter(user=user).first()
 
-    The lock serialises two checkouts of the same cart: the second one waits, then
-    finds the cart emptied and fails with ``cart_empty`` instead of ordering it twice.
+
+def cart_lines_for_checkout(
+    *,
+    cart: Cart | None = None,
+    user=None,
+    token: str | None = None,
+    lock_variants: bool = False,
+) -> list[CartItem]:
+    """The lines of ``cart`` (else of ``user``'s cart, else of the guest cart of
+    ``token``) with their variants and products, in variant-id order (the stock lock
+    order).
+
+    ``lock_variants``: the same one query also locks the lines' variant rows until the
+    transaction ends (``SELECT ... ORDER BY variant_id FOR UPDATE OF`` the variants: in
+    primary-key order, like ``catalog.services.variant_lock``; products are read, not
+    locked), for ``catalog.services.stock_reserve(locked=...)``. Call it with the cart
+    row already locked (``cart.services.cart_checkout_lock``).
     """
-    return Cart.objects.select_for_update().filter(user=user).first()
+    if cart is not None:
+        queryset = CartItem.objects.filter(cart=cart)
+    elif user is not None:
+        queryset = CartItem.objects.filter(cart__user=user)
+    elif cart_token_is_wellformed(token):
+        queryset = CartItem.objects.filter(cart__token=token, cart__user__isnull=True)
+    else:
+        return []
+    if lock_variants:
+        queryset = queryset.select_for_update(of=("variant",))
+    return list(queryset.select_related("variant__product").order_by("variant_id"))
 
 
-def cart_lines_for_checkout(*, cart: Cart) -> list[CartItem]:
-    """The cart's lines with their products, in product-id order (the stock lock order)."""
-    return list(CartItem.objects.filter(cart=cart).select_related("product").order_by("product_id"))
+def variant_label(variant) -> str:
+    """The variant as shoppers read it: "T-Shirt (Red / M)", or the product's name."""
+    name = variant.product.name
+    return f"{name} ({variant.name})" if variant.name else name

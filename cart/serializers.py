@@ -12,14 +12,22 @@ _MAX_ID = 2**63 - 1
 
 
 class CartProductSerializer(serializers.Serializer):
-    """The product of a cart line, at its current price (read from an annotated line)."""
+    """The product of a cart line as the line sells it: ``price`` and ``in_stock`` are
+    the line's variant's (read from an annotated line)."""
 
-    id = serializers.IntegerField(source="product.id")
-    name = serializers.CharField(source="product.name")
-    slug = serializers.SlugField(source="product.slug")
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, source="product.price")
+    id = serializers.IntegerField(source="variant.product.id")
+    name = serializers.CharField(source="variant.product.name")
+    slug = serializers.SlugField(source="variant.product.slug")
+    price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        source="variant.price",
+        help_text="The current price of the line's variant.",
+    )
     image = serializers.SerializerMethodField(help_text="URL of the primary image, or null.")
-    in_stock = serializers.BooleanField(source="product.in_stock")
+    in_stock = serializers.BooleanField(
+        source="variant.in_stock", help_text="Whether the line's variant is in stock."
+    )
 
     @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_image(self, item) -> str | None:
@@ -31,20 +39,32 @@ class CartProductSerializer(serializers.Serializer):
         return request.build_absolute_uri(url) if request is not None else url
 
 
+class CartVariantSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField(help_text='"Red / M" ("" for a product without options).')
+    options = serializers.SerializerMethodField(help_text='{"Color": "Red", "Size": "M"}.')
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_options(self, variant) -> dict[str, str]:
+        return {value.option.name: value.value for value in variant.option_values.all()}
+
+
 class CartLineSerializer(serializers.Serializer):
-    """A line as listed in the cart."""
+    """A line as listed in the cart: one variant of a product."""
 
     id = serializers.IntegerField()
     product = CartProductSerializer(source="*")
+    variant = CartVariantSerializer()
     quantity = serializers.IntegerField()
     unit_price = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
-        source="product.price",
-        help_text="The product's current price.",
+        source="variant.price",
+        help_text="The variant's current price.",
     )
     line_total = serializers.DecimalField(
-        max_digits=14, decimal_places=2, help_text="quantity x unit_price."
+        max_digits=30, decimal_places=2, help_text="quantity x unit_price."
     )
 
 
@@ -86,7 +106,8 @@ class CartSerializer(serializers.Serializer):
     )
     items = CartLineSerializer(many=True)
     total_items = serializers.IntegerField(help_text="Units in the cart (sum of quantities).")
-    subtotal = serializers.DecimalField(max_digits=14, decimal_places=2)
+    # Wide as cart.selectors.MONEY: at current prices a cart may exceed what it accepted.
+    subtotal = serializers.DecimalField(max_digits=30, decimal_places=2)
     currency = serializers.CharField(default=settings.NEXUS_CURRENCY)
     warnings = CartWarningSerializer(many=True)
     updated_at = serializers.DateTimeField(allow_null=True)
@@ -102,7 +123,16 @@ def _validate_max(value: int) -> int:
 
 
 class CartItemAddSerializer(serializers.Serializer):
-    product = serializers.IntegerField(min_value=1, max_value=_MAX_ID, help_text="Product id.")
+    variant = serializers.IntegerField(
+        min_value=1, max_value=_MAX_ID, required=False, help_text="Variant id."
+    )
+    product = serializers.IntegerField(
+        min_value=1,
+        max_value=_MAX_ID,
+        required=False,
+        help_text="Product id: enough when the product has exactly one active variant "
+        "(else 400 `variant_required`). With `variant`, it must be that variant's product.",
+    )
     quantity = serializers.IntegerField(
         min_value=1,
         max_value=_MAX_ID,
@@ -113,6 +143,14 @@ class CartItemAddSerializer(serializers.Serializer):
 
     def validate_quantity(self, value: int) -> int:
         return _validate_max(value)
+
+    def validate(self, attrs):
+        if "variant" not in attrs and "product" not in attrs:
+            # Reported on `product`, the field a v1 client knows.
+            raise serializers.ValidationError(
+                {"product": ["Give product (or variant)."]}, code="required"
+            )
+        return attrs
 
 
 class CartItemUpdateSerializer(serializers.Serializer):

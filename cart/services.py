@@ -10,20 +10,31 @@ defence). Stock is only checked here, never reserved: orders reserve it at check
 import logging
 import secrets
 from datetime import datetime
+from functools import cache
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cart.errors import (
     CartNotFound,
+    LineTotalTooLarge,
     ProductUnavailable,
     out_of_stock,
     product_not_found,
     quantity_too_large,
 )
 from cart.models import Cart, CartItem
-from cart.selectors import cart_max_quantity, cart_token_is_wellformed
-from catalog.models import Product
+from cart.selectors import (
+    MAX_LINE_TOTAL,
+    cart_line_max_quantity,
+    cart_max_quantity,
+    cart_token_is_wellformed,
+    variant_label,
+    variants_for_add,
+)
+from catalog import selectors as catalog_selectors
+from catalog.errors import VariantRequired
+from catalog.models import ProductVariant
 from nexus.exceptions import FieldError
 
 logger = logging.getLogger("nexus.cart")
@@ -50,6 +61,12 @@ def _check_quantity(quantity: int) -> None:
         raise quantity_too_large(maximum)
 
 
+def _check_line_total(variant: ProductVariant, quantity: int) -> None:
+    """Refuse, before anything is written, a line whose total an order could not hold."""
+    if variant.price * quantity > MAX_LINE_TOTAL:
+        raise LineTotalTooLarge(variant=variant, quantity=quantity, maximum=MAX_LINE_TOTAL)
+
+
 def cart_get_or_create_for_user(*, user) -> Cart:
     """The user's one cart, created on first use.
 
@@ -72,44 +89,141 @@ def cart_guest_create() -> Cart:
     return Cart.objects.create(user=None, token=_new_token())
 
 
-@transaction.atomic
-def cart_item_add(*, cart: Cart, product_id: int, quantity: int) -> CartItem:
-    """Add ``quantity`` of a product; a product already in the cart adds to its line.
+def _variant_resolve(
+    *, cart: Cart, product_id: int | None, variant_id: int | None
+) -> ProductVariant:
+    """The variant a cart add names: ``variant_id``, or the only active variant of
+    ``product_id``, read with ``cart``'s line of it (``cart.selectors.variants_for_add``).
+    Raises FieldError (unknown ids, a variant of another product) and VariantRequired
+    (400) for a product with several active variants."""
+    if variant_id is not None:
+        variants = variants_for_add(cart=cart, variant_id=variant_id)
+        if not variants:
+            raise product_not_found("variant")
+        variant = variants[0]
+        if product_id is not None and variant.product_id != product_id:
+            raise FieldError("variant", "invalid", "This variant belongs to another product.")
+        return variant
+    if product_id is None:
+        raise FieldError("variant", "required", "Give variant (or product).")
+    variants = variants_for_add(cart=cart, product_id=product_id)
+    if len(variants) == 1:
+        return variants[0]
+    if not variants:
+        variant = (
+            ProductVariant.objects.select_related("product").filter(product_id=product_id).first()
+        )
+        if variant is None:
+            raise product_not_found()
+        raise ProductUnavailable(variant)
+    raise VariantRequired(f"{variants[0].product.name} comes in several variants: give `variant`.")
 
-    Raises FieldError for an unknown product or a line above the per-line maximum,
-    ProductUnavailable (409) for an inactive product, OutOfStock (409) when the line would
-    exceed the stock available, CartNotFound when the cart is gone. Adding acknowledges
-    the current price (the line's ``price_changed`` warning is cleared).
+
+@transaction.atomic
+def cart_item_add(
+    *, cart: Cart, quantity: int, product_id: int | None = None, variant_id: int | None = None
+) -> CartItem:
+    """Add ``quantity`` of a variant (or of a product's only active variant); a variant
+    already in the cart adds to its line.
+
+    Raises FieldError for an unknown product or variant or a line above the per-line
+    maximum, VariantRequired (400) for a product with several active variants,
+    ProductUnavailable (409) for an inactive product or variant, OutOfStock (409) when
+    the line would exceed the variant's stock, LineTotalTooLarge (400) when quantity x
+    price would not fit an order line, CartNotFound when the cart is gone. Adding
+    acknowledges the current price (the line's ``price_changed`` warning is cleared).
+
+    The cart row is locked first; then one query reads the variant with its product,
+    primary image and this cart's line of it, and one statement writes the line: the
+    same few statements whatever the cart holds (the returned line carries what
+    ``cart.selectors.cart_item_shape_added`` needs for the response).
     """
     _check_quantity(quantity)
     _cart_lock(cart)
-    product = Product.objects.filter(pk=product_id).first()
-    if product is None:
-        raise product_not_found()
-    if not product.is_active:
-        raise ProductUnavailable(product)
-    item = CartItem.objects.filter(cart=cart, product=product).first()
-    total = quantity + (item.quantity if item else 0)
+    return _line_add(cart=cart, quantity=quantity, product_id=product_id, variant_id=variant_id)
+
+
+@cache
+def _user_cart_lock_sql() -> str:
+    q = connection.ops.quote_name
+    table = q(Cart._meta.db_table)
+    columns = ", ".join(q(field.column) for field in Cart._meta.concrete_fields)
+    # Identifiers from the model's metadata only; the values are query parameters.
+    return (
+        f"UPDATE {table} SET {q('updated_at')} = %s WHERE {q('user_id')} = %s "  # noqa: S608
+        f"RETURNING {columns}"
+    )
+
+
+def _user_cart_lock(user) -> Cart | None:
+    """``user``'s cart, locked and bumped (as ``_cart_lock``) by the one statement that
+    also finds it: ``UPDATE ... RETURNING`` (PostgreSQL, SQLite 3.35+); None while the
+    user has no cart. ``raw`` converts the returned columns as a query's would."""
+    now = timezone.now()
+    params = [connection.ops.adapt_datetimefield_value(now), user.pk]
+    return next(iter(Cart.objects.raw(_user_cart_lock_sql(), params)), None)
+
+
+@transaction.atomic
+def cart_item_add_for_user(
+    *, user, quantity: int, product_id: int | None = None, variant_id: int | None = None
+) -> CartItem:
+    """``cart_item_add`` on ``user``'s cart (created on first use), which one statement
+    finds, locks and bumps (one fewer than reading it first); same refusals. The
+    returned line's ``cart`` is that cart."""
+    _check_quantity(quantity)
+    cart = _user_cart_lock(user)
+    if cart is None:
+        cart = cart_get_or_create_for_user(user=user)
+        _cart_lock(cart)
+    return _line_add(cart=cart, quantity=quantity, product_id=product_id, variant_id=variant_id)
+
+
+def _line_add(
+    *, cart: Cart, quantity: int, product_id: int | None, variant_id: int | None
+) -> CartItem:
+    """The body of a cart add, ``cart`` already locked."""
+    variant = _variant_resolve(cart=cart, product_id=product_id, variant_id=variant_id)
+    if not (variant.is_active and variant.product.is_active):
+        raise ProductUnavailable(variant, field="variant" if variant_id else "product")
+    total = quantity + (variant.line_quantity or 0)
     _check_quantity(total)
-    if total > product.stock_quantity:
-        raise out_of_stock(product=product, requested=total)
-    if item is None:
+    _check_line_total(variant, total)
+    if total > variant.stock_quantity:
+        raise out_of_stock(variant=variant, requested=total)
+    if variant.line_id is None:
         return CartItem.objects.create(
-            cart=cart, product=product, quantity=total, unit_price_at_add=product.price
+            cart=cart, variant=variant, quantity=total, unit_price_at_add=variant.price
         )
     # Safe read-modify-write: the cart row lock serialises every change to this cart.
-    item.quantity = total
-    item.unit_price_at_add = product.price
-    item.quantity_requested = None
-    item.save(update_fields=["quantity", "unit_price_at_add", "quantity_requested", "updated_at"])
+    now = timezone.now()
+    CartItem.objects.filter(pk=variant.line_id).update(
+        quantity=total, unit_price_at_add=variant.price, quantity_requested=None, updated_at=now
+    )
+    # The line as written (``created_at``, not read, loads on access).
+    values = {
+        "id": variant.line_id,
+        "cart_id": cart.pk,
+        "variant_id": variant.pk,
+        "quantity": total,
+        "unit_price_at_add": variant.price,
+        "quantity_requested": None,
+        "updated_at": now,
+    }
+    item = CartItem.from_db(CartItem.objects.db, list(values), list(values.values()))
+    item.cart, item.variant = cart, variant
     return item
 
 
 @transaction.atomic
-def cart_guest_create_with_item(*, product_id: int, quantity: int) -> CartItem:
+def cart_guest_create_with_item(
+    *, quantity: int, product_id: int | None = None, variant_id: int | None = None
+) -> CartItem:
     """A guest's first add: a new guest cart holding one line, or (on any refusal of
     ``cart_item_add``) no cart at all, so failed requests leave no empty carts behind."""
-    return cart_item_add(cart=cart_guest_create(), product_id=product_id, quantity=quantity)
+    return cart_item_add(
+        cart=cart_guest_create(), product_id=product_id, variant_id=variant_id, quantity=quantity
+    )
 
 
 @transaction.atomic
@@ -124,18 +238,21 @@ def cart_item_set_quantity(*, item: CartItem, quantity: int) -> CartItem | None:
         return None
     _check_quantity(quantity)
     _cart_lock(item.cart)
-    product = Product.objects.get(pk=item.product_id)
-    if not product.is_active:
-        raise ProductUnavailable(product)
-    if quantity > product.stock_quantity:
-        raise out_of_stock(product=product, requested=quantity)
+    variant = catalog_selectors.variant_for_cart(variant_id=item.variant_id)
+    if variant is None:
+        raise CartNotFound("This cart line no longer exists.")
+    if not (variant.is_active and variant.product.is_active):
+        raise ProductUnavailable(variant)
+    _check_line_total(variant, quantity)
+    if quantity > variant.stock_quantity:
+        raise out_of_stock(variant=variant, requested=quantity)
     item.quantity = quantity
-    item.unit_price_at_add = product.price
+    item.unit_price_at_add = variant.price
     item.quantity_requested = None
-    item.product = product
+    item.variant = variant
     updated = CartItem.objects.filter(pk=item.pk).update(
         quantity=quantity,
-        unit_price_at_add=product.price,
+        unit_price_at_add=variant.price,
         quantity_requested=None,
         updated_at=timezone.now(),
     )
@@ -151,6 +268,27 @@ def cart_item_delete(*, item: CartItem) -> None:
     CartItem.objects.filter(pk=item.pk).delete()
 
 
+def cart_checkout_lock(*, user=None, token: str | None = None) -> bool:
+    """Lock the cart being checked out (``user``'s, else the guest cart of ``token``)
+    until the transaction ends, and bump its ``updated_at``: one UPDATE, like every
+    other change to a cart. It serialises two checkouts of one cart (the second waits,
+    then finds the lines gone: ``cart_empty``) and a checkout with changes to its lines.
+    False when there is no such cart. Call inside the checkout's transaction."""
+    if user is not None:
+        carts = Cart.objects.filter(user=user)
+    elif cart_token_is_wellformed(token):
+        carts = Cart.objects.filter(token=token, user__isnull=True)
+    else:
+        return False
+    return bool(carts.update(updated_at=timezone.now()))
+
+
+def cart_checkout_clear(*, cart_id: int) -> None:
+    """Remove every line of the cart a checkout ordered (locked and bumped by
+    ``cart_checkout_lock`` in this transaction: one DELETE, no savepoint)."""
+    CartItem.objects.filter(cart_id=cart_id).delete()
+
+
 @transaction.atomic
 def cart_clear(*, cart: Cart) -> None:
     """Remove every line of ``cart`` (checkout and DELETE cart/).
@@ -164,7 +302,7 @@ def cart_clear(*, cart: Cart) -> None:
 def cart_merge(*, user, token: str) -> list[dict]:
     """Move the lines of the guest cart ``token`` into ``user``'s cart, then delete it.
 
-    Quantities of a product in both carts add up; every merged line is capped at the stock
+    Quantities of a variant in both carts add up; every merged line is capped at the stock
     available (and the per-line maximum). A capped line keeps the quantity asked for in
     ``quantity_requested`` so that its ``quantity_capped`` warning shows until the shopper
     next changes it; a line that nothing could be kept of is dropped and reported in the
@@ -179,21 +317,22 @@ def cart_merge(*, user, token: str) -> list[dict]:
         return []
     cart = cart_get_or_create_for_user(user=user)
     _cart_lock(cart)
-    guest_items = list(guest.items.select_related("product").order_by("id"))
+    guest_items = list(guest.items.select_related("variant__product").order_by("id"))
     mine = {
-        item.product_id: item
+        item.variant_id: item
         for item in CartItem.objects.filter(
-            cart=cart, product_id__in=[item.product_id for item in guest_items]
+            cart=cart, variant_id__in=[item.variant_id for item in guest_items]
         )
     }
-    maximum = cart_max_quantity()
     now = timezone.now()
     changed: list[CartItem] = []
     warnings: list[dict] = []
     for guest_item in guest_items:
-        product = guest_item.product
-        available = min(product.stock_quantity if product.is_active else 0, maximum)
-        existing = mine.get(product.pk)
+        variant = guest_item.variant
+        sellable = variant.is_active and variant.product.is_active
+        maximum = cart_line_max_quantity(price=variant.price)
+        available = min(variant.stock_quantity if sellable else 0, maximum)
+        existing = mine.get(variant.pk)
         wanted = guest_item.quantity + (existing.quantity if existing else 0)
         kept = min(wanted, available)
         if kept == 0:
@@ -203,7 +342,7 @@ def cart_merge(*, user, token: str) -> list[dict]:
                 {
                     "code": "quantity_capped",
                     "item_id": existing.pk if existing else None,
-                    "message": f"{product.name} from your guest cart could not be kept: "
+                    "message": f"{variant_label(variant)} from your guest cart could not be kept: "
                     "none is available.",
                 }
             )

@@ -6,7 +6,7 @@ and answers its token in ``cart_token`` and the ``X-Cart-Token`` response header
 signed-in request that still carries a guest token merges that guest cart first.
 """
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -21,6 +21,7 @@ from cart.serializers import (
     CartItemUpdateSerializer,
     CartSerializer,
 )
+from nexus.openapi import NO_BODY
 
 CART_TOKEN_HEADER = "X-Cart-Token"
 
@@ -40,7 +41,6 @@ _TOKEN_RESPONSE_HEADER = OpenApiParameter(
     response=[200, 201],
     description="The guest cart's token, on every answer about a guest cart.",
 )
-_NO_BODY = OpenApiResponse(description="No response body")
 
 
 class _CartAPIView(APIView):
@@ -105,32 +105,42 @@ class CartView(_CartAPIView):
         request=CartItemAddSerializer,
         responses={201: CartItemSerializer},
         operation_id="cart_item_add",
-        description="Add a product; a product already in the cart adds to its line. A guest "
-        "without a (known) token gets a new guest cart: keep the `X-Cart-Token` response "
-        "header. 400 for an unknown product or a line above the maximum, 409 "
-        "`product_unavailable` for an inactive product, 409 `out_of_stock` (with "
-        "`available` in `errors`) above the stock available.",
+        description="Add a product variant (`variant`), or a product (`product`) that has "
+        "exactly one active variant (else 400 `variant_required`); a variant already in "
+        "the cart adds to its line. A guest without a (known) token gets a new guest "
+        "cart: keep the `X-Cart-Token` response header. 400 for an unknown product or "
+        "variant or a line above the maximum, 409 `product_unavailable` for an inactive "
+        "product or variant, 409 `out_of_stock` (with `available` in `errors`) above the "
+        "stock available.",
     )
     def post(self, request):
         serializer = CartItemAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        cart, _ = self.get_cart()
-        if cart is None:
-            item = services.cart_guest_create_with_item(
-                product_id=data["product"], quantity=data["quantity"]
-            )
-            cart = item.cart
+        wanted = {
+            "product_id": data.get("product"),
+            "variant_id": data.get("variant"),
+            "quantity": data["quantity"],
+        }
+        if request.user.is_authenticated and not self._token():
+            # Nothing to merge: the add finds, locks and bumps the user's cart at once.
+            item = services.cart_item_add_for_user(user=request.user, **wanted)
         else:
-            item = services.cart_item_add(
-                cart=cart, product_id=data["product"], quantity=data["quantity"]
-            )
-        return self.item_response(cart, item.pk, status.HTTP_201_CREATED)
+            cart, _ = self.get_cart()
+            if cart is None:
+                item = services.cart_guest_create_with_item(**wanted)
+            else:
+                item = services.cart_item_add(cart=cart, **wanted)
+        cart = item.cart
+        # The line as written, not read back (the add read everything the answer shows).
+        item = selectors.cart_item_shape_added(item=item)
+        data = CartItemSerializer(item, context={"request": request, "cart": cart}).data
+        return self.with_token(Response(data, status=status.HTTP_201_CREATED), cart)
 
     @extend_schema(
         tags=["cart"],
         parameters=[_TOKEN_PARAMETER],
-        responses={204: _NO_BODY},
+        responses={204: NO_BODY},
         operation_id="cart_clear",
         description="Empty the cart (a guest without a cart: nothing to do, still 204).",
     )
@@ -163,7 +173,7 @@ class CartItemView(_CartAPIView):
         tags=["cart"],
         parameters=[_TOKEN_PARAMETER, _TOKEN_RESPONSE_HEADER],
         request=CartItemUpdateSerializer,
-        responses={200: CartItemSerializer, 204: _NO_BODY},
+        responses={200: CartItemSerializer, 204: NO_BODY},
         description="Set a line's quantity: 200 with the line, or 204 when `quantity` is 0 "
         "and the line was removed. Another cart's line is a 404. 409 `out_of_stock` or "
         "`product_unavailable` as for adding.",
@@ -182,7 +192,7 @@ class CartItemView(_CartAPIView):
     @extend_schema(
         tags=["cart"],
         parameters=[_TOKEN_PARAMETER],
-        responses={204: _NO_BODY},
+        responses={204: NO_BODY},
         operation_id="cart_item_destroy",
     )
     def delete(self, request, item_id: int):

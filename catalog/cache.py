@@ -3,22 +3,40 @@ helpers that key cached responses, counts and the category tree by that version.
 
 Entries are never deleted one by one: a write bumps the version (in ``on_commit``, so the
 next read after the commit sees the new data) and older entries simply stop being read
-and expire. The version key itself never expires; if it is lost (Redis restarted or
+and expire. The version keys themselves never expire; if one is lost (Redis restarted or
 evicted it) it is re-seeded from the clock, so it can never fall back to a value that old
 entries still carry. Cache errors are ignored by the Redis backend (IGNORE_EXCEPTIONS): a
 dead Redis means uncached responses, not failed ones.
+
+Stock has a version of its own (issue 18). Checkouts, cancellations, expiries and staff
+stock adjustments change nothing but stock levels, and under checkout traffic bumping the
+catalog version for each of them emptied the product cache every few hundred
+milliseconds. They call ``stock_changed`` instead, which bumps only the stock version. A
+cached product body records the stock version its ``stock_quantity`` and ``in_stock``
+fields were read at; a hit under a newer stock version re-reads them from the database
+(one query), rewrites them if they changed and stores the entry again under the current
+stock version, so the hits after it run no query (``ProductViewSet``). The stock version
+is read before the stock, so an entry never claims a version newer than its figures.
+Only responses whose membership depends on stock (the ``in_stock`` filter, and its
+counts) are keyed by the stock version as well (``response_get(stock=True)``,
+``stock_version``).
+
+Responses are keyed on the query parameters the endpoint recognises, normalised
+(``query_key``); a request with any other parameter is answered without touching the
+cache, so ``?junk=<random>`` cannot fill Redis with copies of one response.
 """
 
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
 VERSION_KEY = "catalog:version"
+STOCK_VERSION_KEY = "catalog:stock-version"
 
 
 def cache_enabled() -> bool:
@@ -28,7 +46,7 @@ def cache_enabled() -> bool:
     with a shared cache (Redis): a per-process LocMemCache would keep serving a write's
     old data from the other gunicorn workers, which never see the version bump.
     """
-    configured = getattr(settings, "NEXUS_CATALOG_CACHE", None)
+    configured = settings.NEXUS_CATALOG_CACHE
     if configured is not None:
         return bool(configured)
     backend = settings.CACHES["default"]["BACKEND"]
@@ -36,24 +54,33 @@ def cache_enabled() -> bool:
 
 
 def cache_timeout() -> int:
-    return int(getattr(settings, "NEXUS_CATALOG_CACHE_SECONDS", 300))
+    return int(settings.NEXUS_CATALOG_CACHE_SECONDS)
+
+
+def _version(key: str) -> int:
+    version = cache.get(key)
+    if version is None:
+        seed = time.time_ns() // 1000
+        cache.add(key, seed, timeout=None)
+        version = cache.get(key) or seed
+    return int(version)
 
 
 def catalog_version() -> int:
     """The current catalog version (seeded from the clock when missing)."""
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        seed = time.time_ns() // 1000
-        cache.add(VERSION_KEY, seed, timeout=None)
-        version = cache.get(VERSION_KEY) or seed
-    return int(version)
+    return _version(VERSION_KEY)
 
 
-def _bump() -> None:
+def stock_version() -> int:
+    """The current stock version (seeded from the clock when missing)."""
+    return _version(STOCK_VERSION_KEY)
+
+
+def _bump(key: str = VERSION_KEY) -> None:
     try:
-        cache.incr(VERSION_KEY)
+        cache.incr(key)
     except ValueError:  # missing key: start from the clock, never from a stale number
-        cache.set(VERSION_KEY, time.time_ns() // 1000, timeout=None)
+        cache.set(key, time.time_ns() // 1000, timeout=None)
 
 
 def catalog_changed() -> None:
@@ -61,37 +88,100 @@ def catalog_changed() -> None:
     transaction.on_commit(_bump)
 
 
+def stock_changed() -> None:
+    """Invalidate the cached reads that depend on stock levels (``in_stock`` filtered
+    lists and their counts) once the current transaction commits. Every other cached
+    product response stays: its stock fields are refreshed on each hit."""
+    transaction.on_commit(lambda: _bump(STOCK_VERSION_KEY))
+
+
 def versioned_key(kind: str, raw: str, version: int | None = None) -> str:
     digest = hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
     return f"catalog:v{version if version is not None else catalog_version()}:{kind}:{digest}"
 
 
+# Values that mean "not given": the same response as leaving the parameter out.
+_DEFAULTS = {"page": "1"}
+_INTEGER_PARAMS = {"page", "page_size"}
+# Repeatable filters (``option=Size:M&option=Color:Red``): every value counts, in any order.
+_REPEATABLE_PARAMS = {"option", "attribute"}
+
+
+def query_key(query_params, recognised: set[str] | frozenset[str]) -> list[tuple[str, str]] | None:
+    """The request's query as a canonical, sorted list of (name, value), or None when it
+    holds a parameter outside ``recognised`` (then nothing may be cached for it).
+
+    Normalised as the views read it: the last value of a repeated parameter (every value,
+    sorted, of the repeatable ``option`` and ``attribute``), empty values dropped
+    (django-filter and the paginator ignore them), integers without leading zeros,
+    defaults (``page=1``) dropped.
+    """
+    canonical = []
+    for name in query_params:
+        if name not in recognised:
+            return None
+        if name in _REPEATABLE_PARAMS:
+            canonical.extend((name, value) for value in query_params.getlist(name) if value)
+            continue
+        value = query_params.getlist(name)[-1]
+        if name in _INTEGER_PARAMS and value.isdigit():
+            value = str(int(value))
+        if value == "" or _DEFAULTS.get(name) == value:
+            continue
+        canonical.append((name, value))
+    return sorted(canonical)
+
+
+# The format of response entries, part of their keys: a deploy that changes what an entry
+# holds (2: the body with the stock levels it was rendered with, issue 18; 3: also the
+# stock version those levels were read at and the product ids) starts on new keys, so
+# old and new code running side by side never read each other's entries.
+_RESPONSE_FORMAT = 3
+
+
 def _response_key(kind: str, raw: str) -> str:
     digest = hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
-    return f"catalog:response:{kind}:{digest}"
+    return f"catalog:response:{_RESPONSE_FORMAT}:{kind}:{digest}"
 
 
-def response_get(kind: str, raw: str) -> tuple[int, bytes | None]:
-    """(current version, cached body or None) in one round trip (MGET).
+class ResponseVersion(NamedTuple):
+    """The versions ``response_get`` read with the entry."""
 
-    A response is stored as ``(version, body)`` under a key without the version, so the
-    version and the entry come back together; an entry of another version is a miss. The
-    version is read before the response is computed, so a write committed meanwhile
-    makes that response stale at once instead of being hidden under the new version.
+    # What a current entry carries: the catalog version, or with ``stock`` the pair
+    # (catalog version, stock version).
+    entry: Any
+    # The current stock version (a cached product body records the one its stock
+    # fields were read at).
+    stock: int
+
+
+def response_get(kind: str, raw: str, *, stock: bool = False) -> tuple[ResponseVersion, Any]:
+    """(the current versions, cached value or None) in one round trip (MGET).
+
+    A response is stored as ``(version, value)`` under a key without the version, so the
+    versions and the entry come back together; an entry of another version is a miss.
+    The versions are read before the response is computed, so a write committed
+    meanwhile makes that response stale at once instead of being hidden under the new
+    version. With ``stock`` the entry's version is the pair (catalog version, stock
+    version): for responses whose membership depends on stock levels.
     """
     key = _response_key(kind, raw)
-    values = cache.get_many([VERSION_KEY, key])
-    version = values.get(VERSION_KEY)
-    if version is None:
-        version = catalog_version()
+    values = cache.get_many([VERSION_KEY, STOCK_VERSION_KEY, key])
+    catalog = values.get(VERSION_KEY)
+    if catalog is None:
+        catalog = catalog_version()
+    stock_now = values.get(STOCK_VERSION_KEY)
+    if stock_now is None:
+        stock_now = stock_version()
+    version = ResponseVersion((catalog, stock_now) if stock else catalog, stock_now)
     entry = values.get(key)
-    if entry is not None and entry[0] == version:
+    if entry is not None and entry[0] == version.entry:
         return version, entry[1]
     return version, None
 
 
-def response_set(kind: str, raw: str, version: int, body: bytes) -> None:
-    cache.set(_response_key(kind, raw), (version, body), timeout=cache_timeout())
+def response_set(kind: str, raw: str, version: ResponseVersion, value: Any) -> None:
+    cache.set(_response_key(kind, raw), (version.entry, value), timeout=cache_timeout())
 
 
 def cached(key: str, compute: Callable[[], Any]) -> Any:

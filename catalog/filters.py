@@ -1,14 +1,32 @@
-"""Query parameters of ``products/``: filters, ranked search and ordering (see API.md)."""
+"""Query parameters of ``products/``: filters, ranked search and ordering (see API.md).
+
+Price, stock and option filters act on active variants: a product matches when one of
+its active variants matches all of them. ``option`` and ``attribute`` take repeatable
+``Name:Value`` pairs; values of one name OR, different names AND.
+"""
 
 import re
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, FloatField, Q, QuerySet, Value
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Value
+from drf_spectacular.utils import extend_schema_field
 
-from catalog.models import Category, Product
-from catalog.selectors import category_descendant_ids, category_resolve, category_tree
+from catalog.models import Category, Product, ProductAttribute, ProductVariant
+from catalog.selectors import (
+    active_variant_exists,
+    category_descendant_ids,
+    category_resolve,
+    category_tree,
+)
+from nexus.filters import IdFilter
+
+_MAX_PAIRS = 20
+# Matches in variant SKUs joined to a search (an id list, so the product-side indexes
+# still serve the rest of the condition).
+_SKU_MATCHES = 500
 
 ORDERING_CHOICES = [
     ("-created_at", "Newest first (default)"),
@@ -24,24 +42,43 @@ ORDERING_CHOICES = [
 _WORD = re.compile(r"[^\W_]+")
 
 
+def _every_word(words: list[str]) -> Q:
+    """SQLite: every word in one of the four fields (``fabrikam power``: both words)."""
+    match = Q()
+    for word in words:
+        match &= (
+            Q(name__icontains=word)
+            | Q(sku__icontains=word)
+            | Q(brand__icontains=word)
+            | Q(description__icontains=word)
+        )
+    return match if words else Q(pk__in=[])
+
+
 def product_search(queryset: QuerySet[Product], text: str) -> QuerySet[Product]:
-    """Ranked search over name, brand, sku and description.
+    """Ranked search over name, brand, sku, variant SKUs and description.
 
     PostgreSQL: the weighted ``search_vector`` (GIN index) matched against a prefix
     tsquery (every word may be the start of a word: ``lapt`` finds laptops), OR'ed with a
     substring match on name and sku served by trigram indexes (partial SKUs, words cut in
-    the middle, stop words); annotated with ``rank``. Elsewhere (SQLite): a plain
-    case-insensitive substring match on the four fields, rank 0.
+    the middle, stop words); annotated with ``rank``. Elsewhere (SQLite): the whole text as a
+    substring of name or sku, or every word somewhere in the four fields, rank 0.
     """
     text = text.strip()
     if not text:
         return queryset
     substring = Q(name__icontains=text) | Q(sku__icontains=text)
-    if not settings.IS_POSTGRES:
-        return queryset.filter(
-            substring | Q(brand__icontains=text) | Q(description__icontains=text)
-        )
+    variant_products = list(
+        ProductVariant.objects.filter(sku__icontains=text)
+        .order_by()
+        .values_list("product_id", flat=True)
+        .distinct()[:_SKU_MATCHES]
+    )
+    if variant_products:
+        substring |= Q(pk__in=variant_products)
     words = _WORD.findall(text)[:8]
+    if not settings.IS_POSTGRES:
+        return queryset.filter(substring | _every_word(words))
     if not words:  # punctuation only: substring match, every rank equal
         return queryset.filter(substring).annotate(rank=Value(0.0, output_field=FloatField()))
     query = SearchQuery(
@@ -50,6 +87,52 @@ def product_search(queryset: QuerySet[Product], text: str) -> QuerySet[Product]:
     return queryset.filter(Q(search_vector=query) | substring).annotate(
         rank=SearchRank(F("search_vector"), query)
     )
+
+
+class PairsField(forms.Field):
+    """A repeatable ``Name:Value`` query parameter, cleaned to ``{name: [values]}``
+    (names and values case-folded). Bad syntax is a 400 on the parameter."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *args, max_name: int = 50, max_value: int = 100, **kwargs):
+        self.max_name, self.max_value = max_name, max_value
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value) -> dict[str, list[str]]:
+        raw = [value] if isinstance(value, str) else list(value or [])
+        if len(raw) > _MAX_PAIRS:
+            raise forms.ValidationError(f"At most {_MAX_PAIRS} pairs.", code="invalid")
+        pairs: dict[str, list[str]] = {}
+        for item in raw:
+            name, sep, text = str(item).partition(":")
+            name, text = name.strip(), text.strip()
+            if "\x00" in name or "\x00" in text:
+                raise forms.ValidationError("Null characters are not allowed.", code="null")
+            if not sep or not name or not text:
+                raise forms.ValidationError(
+                    f"Expected Name:Value (for example Size:M), got {str(item)[:60]!r}.",
+                    code="invalid",
+                )
+            if len(name) > self.max_name or len(text) > self.max_value:
+                raise forms.ValidationError("Name or value too long.", code="max_length")
+            pairs.setdefault(name.casefold(), []).append(text)
+        return pairs
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "pattern": "^[^:]+:.+$"}})
+class PairsFilter(django_filters.Filter):
+    field_class = PairsField
+
+    def filter(self, qs, value):  # applied by ProductFilter.filter_queryset
+        return qs
+
+
+def _iexact_any(field: str, values: list[str]) -> Q:
+    condition = Q()
+    for value in values:
+        condition |= Q(**{f"{field}__iexact": value})
+    return condition
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -61,9 +144,30 @@ class ProductFilter(django_filters.FilterSet):
     brand = django_filters.CharFilter(
         field_name="brand", lookup_expr="iexact", max_length=100, help_text="Exact brand."
     )
-    price_min = django_filters.NumberFilter(field_name="price", lookup_expr="gte", min_value=0)
-    price_max = django_filters.NumberFilter(field_name="price", lookup_expr="lte", min_value=0)
-    in_stock = django_filters.BooleanFilter(method="filter_in_stock")
+    price_min = django_filters.NumberFilter(
+        method="filter_noop",
+        min_value=0,
+        help_text="Products with an active variant priced at least this.",
+    )
+    price_max = django_filters.NumberFilter(
+        method="filter_noop",
+        min_value=0,
+        help_text="Products with an active variant priced at most this.",
+    )
+    in_stock = django_filters.BooleanFilter(
+        method="filter_noop",
+        help_text="true: an active variant is in stock; false: none is.",
+    )
+    option = PairsFilter(
+        help_text="Repeatable `Name:Value` (for example `option=Size:M&option=Color:Red`): "
+        "products with an active variant that has one of the values given for each "
+        "option named (values of one option OR, different options AND; "
+        "case-insensitive). Bad syntax: 400.",
+    )
+    attribute = PairsFilter(
+        help_text="Repeatable `Name:Value` (for example `attribute=Material:Cotton`): "
+        "values of one attribute OR, different attributes AND; case-insensitive.",
+    )
     is_featured = django_filters.BooleanFilter(field_name="is_featured")
     is_active = django_filters.BooleanFilter(
         field_name="is_active", help_text="Staff only in effect: the public sees active ones."
@@ -93,8 +197,61 @@ class ProductFilter(django_filters.FilterSet):
         ids = category_descendant_ids(tree=tree, category_id=category_id)
         return queryset.filter(category_id__in=ids)
 
-    def filter_in_stock(self, queryset, name, value):
-        return queryset.filter(stock_quantity__gt=0) if value else queryset.filter(stock_quantity=0)
+    def _variant_conditions(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        """One EXISTS over active variants for price, in-stock and option filters, so
+        that a single variant must satisfy all of them.
+
+        A price bound alone needs no EXISTS: an active variant priced at least X exists
+        exactly when the highest active price (``price + active_price_spread``, NULL
+        without an active variant) is at least X, and one priced at most Y exactly when
+        there is an active variant (the spread is not NULL) and the lowest (``price``) is
+        at most Y; both are read from one index (``catalog_prod_active_cat_price``).
+        Both bounds, or either with ``in_stock=true`` or ``option``, must hold for one
+        variant: the EXISTS."""
+        data = self.form.cleaned_data
+        low, high = data.get("price_min"), data.get("price_max")
+        lone = (low is None) != (high is None) and not data.get("option")
+        if lone and not data.get("in_stock") and high is not None:
+            queryset = queryset.filter(active_price_spread__isnull=False, price__lte=high)
+            high = None
+        # The sum only on PostgreSQL, where numeric addition is exact; SQLite adds the two
+        # decimals as floating point (0.70 + 0.10 < 0.80 there), so it keeps the EXISTS.
+        elif lone and not data.get("in_stock") and settings.IS_POSTGRES:
+            top = F("price") + F("active_price_spread")
+            queryset = queryset.alias(price_top=top).filter(price_top__gte=low)
+            low = None
+        conditions = Q()
+        if low is not None:
+            conditions &= Q(price__gte=low)
+        if high is not None:
+            conditions &= Q(price__lte=high)
+        if data.get("in_stock") is True:
+            conditions &= Q(stock_quantity__gt=0)
+        variants = ProductVariant.objects.filter(conditions, product=OuterRef("pk"), is_active=True)
+        through = ProductVariant.option_values.through
+        for name, values in (data.get("option") or {}).items():
+            variants = variants.filter(
+                Exists(
+                    through.objects.filter(
+                        Q(productoptionvalue__option__name__iexact=name)
+                        & _iexact_any("productoptionvalue__value", values),
+                        productvariant_id=OuterRef("pk"),
+                    )
+                )
+            )
+        if conditions or data.get("option"):
+            queryset = queryset.filter(Exists(variants))
+        if data.get("in_stock") is False:
+            queryset = queryset.exclude(active_variant_exists(stock_quantity__gt=0))
+        for name, values in (data.get("attribute") or {}).items():
+            queryset = queryset.filter(
+                Exists(
+                    ProductAttribute.objects.filter(
+                        _iexact_any("value", values), product=OuterRef("pk"), name__iexact=name
+                    )
+                )
+            )
+        return queryset
 
     def filter_search(self, queryset, name, value):
         return product_search(queryset, value)
@@ -103,7 +260,7 @@ class ProductFilter(django_filters.FilterSet):
         return queryset
 
     def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
+        queryset = self._variant_conditions(super().filter_queryset(queryset))
         ordering = self.form.cleaned_data.get("ordering")
         if ordering:
             tie = "-id" if ordering.startswith("-") else "id"
@@ -114,7 +271,7 @@ class ProductFilter(django_filters.FilterSet):
 
 
 class CategoryFilter(django_filters.FilterSet):
-    parent = django_filters.NumberFilter(field_name="parent_id", help_text="Children of this id.")
+    parent = IdFilter(field_name="parent_id", help_text="Children of this id.")
     root = django_filters.BooleanFilter(
         field_name="parent", lookup_expr="isnull", help_text="Only top-level categories."
     )

@@ -6,7 +6,13 @@ estimate, so ``count``, the last page and ``next`` would be wrong, and it cannot
 filtered or searched lists well. Instead the exact count is computed once per distinct
 filter set (page, page_size and ordering excluded: they do not change it) and cached
 under the catalog version; any catalog write bumps the version, so the count is
-recomputed on the next request after a change and is exact at all times.
+recomputed on the next request after a change and is exact at all times. Stock changes
+do not bump it (a count does not change with stock), except for ``in_stock`` filtered
+lists, whose counts are keyed by the stock version too (``product_count_key``).
+
+Where the denormalised category counts give the exact count (the public list unfiltered
+or filtered by ``category`` alone), the view's ``known_count(params)`` returns it and no
+COUNT(*) runs at all, cached or not.
 """
 
 from functools import partial
@@ -21,12 +27,17 @@ _NOT_COUNTED = {"page", "page_size", "ordering"}
 
 
 class CachedCountPaginator(Paginator):
-    def __init__(self, *args, count_key: str | None = None, **kwargs):
+    def __init__(
+        self, *args, count_key: str | None = None, known_count: int | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.count_key = count_key
+        self.known_count = known_count
 
     @cached_property
     def count(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
         uncached = Paginator.count.func  # the plain COUNT(*) of Django's paginator
         if self.count_key is None:
             return uncached(self)
@@ -37,14 +48,15 @@ class CatalogPagination(PageNumberPagination):
     """``page``/``page_size`` pagination; the view provides ``count_cache_key(params)``."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        key = None
-        if view is not None and hasattr(view, "count_cache_key"):
-            params = sorted(
-                (name, value)
-                for name, values in request.query_params.lists()
-                if name not in _NOT_COUNTED
-                for value in values
-            )
+        key = known = None
+        query = view.cache_query() if hasattr(view, "cache_query") else None
+        if query is not None and hasattr(view, "count_cache_key"):
+            # Unknown parameters (query None) are counted uncached: no entry per junk value.
+            params = [(name, value) for name, value in query if name not in _NOT_COUNTED]
             key = view.count_cache_key(repr(params))
-        self.django_paginator_class = partial(CachedCountPaginator, count_key=key)
+            if hasattr(view, "known_count"):
+                known = view.known_count(params)
+        self.django_paginator_class = partial(
+            CachedCountPaginator, count_key=key, known_count=known
+        )
         return super().paginate_queryset(queryset, request, view)

@@ -20,5 +20,20 @@ urlpatterns = [
         views.ProductImageDeleteView.as_view(),
         name="product-image-delete",
     ),
+    path(
+        "products/<str:id_or_slug>/variants/",
+        views.ProductVariantListView.as_view(),
+        name="product-variant-list",
+    ),
+    path(
+        "products/<str:id_or_slug>/variants/<int:variant_id>/",
+        views.ProductVariantDetailView.as_view(),
+        name="product-variant-detail",
+    ),
+    path(
+        "products/<str:id_or_slug>/variants/<int:variant_id>/stock/",
+        views.ProductVariantStockView.as_view(),
+        name="product-variant-stock",
+    ),
     *router.urls,
 ]

@@ -1,9 +1,13 @@
 """Catalog endpoints: categories, products (list/detail cached for the public), product
-images and staff stock adjustments. Thin: validate, call a selector or a service, serialize."""
+images, staff variant endpoints and stock adjustments. Thin: validate, call a selector or
+a service, serialize."""
+
+import json
+from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -11,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors, services
-from catalog.cache import cache_enabled, response_get, response_set
+from catalog.cache import cache_enabled, query_key, response_get, response_set
 from catalog.filters import CategoryFilter, ProductFilter
-from catalog.models import Category, Product, ProductImage
+from catalog.models import Category, Product, ProductVariant
 from catalog.pagination import CatalogPagination
 from catalog.serializers import (
     CategorySerializer,
@@ -21,15 +25,31 @@ from catalog.serializers import (
     ProductImageSerializer,
     ProductImageUploadSerializer,
     ProductSerializer,
+    ProductVariantSerializer,
     ProductWriteSerializer,
     StockAdjustSerializer,
+    VariantCreateSerializer,
+    VariantUpdateSerializer,
+    product_data,
 )
+from nexus.openapi import NO_BODY
 from nexus.permissions import IsStaff, IsStaffOrReadOnly, is_staff
 
-_NO_BODY = OpenApiResponse(description="No response body")
 _ID_OR_SLUG = OpenApiParameter(
     "id_or_slug", str, OpenApiParameter.PATH, description="The product's id or slug."
 )
+
+
+def _public_cache_url(request, recognised: set[str]) -> str | None:
+    """The cache key URL of a public catalog read (its path and normalised recognised
+    query), or None when it must not be cached: caching off, a staff caller, or a
+    parameter outside ``recognised``."""
+    if not cache_enabled() or is_staff(request):
+        return None
+    query = query_key(request.query_params, recognised)
+    if query is None:
+        return None
+    return f"{request.build_absolute_uri(request.path)}?{urlencode(query)}"
 
 
 # --------------------------------------------------------------------------- categories
@@ -60,6 +80,34 @@ class CategoryViewSet(viewsets.ModelViewSet):
             context["tree"] = selectors.category_tree()
         return context
 
+    def _cached_response(self, kind: str, produce) -> HttpResponse | Response:
+        """Public category reads come from the cache while the catalog version holds (a
+        category write or a product's activation or move bumps it; stock does not touch
+        the counts). Staff reads and queries with unknown parameters are not cached."""
+        recognised = (
+            {"page", "page_size", *CategoryFilter.base_filters} if kind == "categories" else set()
+        )
+        url = _public_cache_url(self.request, recognised)
+        if url is None:
+            return produce()
+        version, body = response_get(kind, url)
+        if body is not None:
+            return HttpResponse(body, content_type="application/json")
+        response = produce()
+        if response.status_code == status.HTTP_200_OK:
+            response_set(kind, url, version, JSONRenderer().render(response.data))
+        return response
+
+    def list(self, request, *args, **kwargs):
+        return self._cached_response(
+            "categories", lambda: super(CategoryViewSet, self).list(request, *args, **kwargs)
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._cached_response(
+            "category", lambda: super(CategoryViewSet, self).retrieve(request, *args, **kwargs)
+        )
+
     @extend_schema(request=CategoryWriteSerializer, responses={201: CategorySerializer})
     def create(self, request, *args, **kwargs):
         serializer = CategoryWriteSerializer(data=request.data)
@@ -85,7 +133,7 @@ class CategoryViewSet(viewsets.ModelViewSet):
         return self.update(request, *args, partial=True, **kwargs)
 
     @extend_schema(
-        responses={204: _NO_BODY},
+        responses={204: NO_BODY},
         description="409 `category_not_empty` while it holds products or subcategories.",
     )
     def destroy(self, request, *args, **kwargs):
@@ -101,7 +149,10 @@ class ProductViewSet(viewsets.ModelViewSet):
     """Products. The public sees active products; staff see all and write.
 
     Public (non-staff) list and detail responses are cached as rendered JSON under the
-    catalog version, so every committed catalog write shows on the next read.
+    catalog version, so every committed catalog write shows on the next read. Stock
+    changes do not bump that version: a cached body's stock fields are refreshed from the
+    database on the first hit after the stock version moved (``_current_stock``), and
+    ``in_stock`` filtered lists are keyed by the stock version as well.
     """
 
     serializer_class = ProductSerializer
@@ -112,7 +163,12 @@ class ProductViewSet(viewsets.ModelViewSet):
     lookup_url_kwarg = "id_or_slug"
     lookup_value_regex = "[^/]+"
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
-    problem_statuses = {"stock": {409}}
+    problem_statuses = {"stock": {409}, "create": {409}, "update": {409}, "partial_update": {409}}
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["staff"] = is_staff(self.request)
+        return context
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -123,29 +179,93 @@ class ProductViewSet(viewsets.ModelViewSet):
         return selectors.product_get(lookup=self.kwargs["id_or_slug"], staff=is_staff(self.request))
 
     def count_cache_key(self, params: str) -> str:
-        return selectors.product_count_key(staff=is_staff(self.request), params=params)
+        return selectors.product_count_key(
+            staff=is_staff(self.request), params=params, stock=self._stock_filtered()
+        )
+
+    def known_count(self, params: list[tuple[str, str]]) -> int | None:
+        """The list's exact count from the category counts, when they give it (public
+        list, no filter or ``category`` alone); None: count with COUNT(*)."""
+        if self.action != "list" or is_staff(self.request):
+            return None
+        return selectors.product_count_from_tree(params=params)
+
+    def _stock_filtered(self) -> bool:
+        """Whether the list's membership depends on stock levels (the ``in_stock``
+        filter), so its cached body and count must follow the stock version."""
+        return self.action == "list" and bool(self.request.query_params.get("in_stock"))
+
+    def _cache_recognised(self) -> set[str]:
+        if self.action != "list":
+            return set()
+        return {"page", "page_size", *self.filterset_class.base_filters}
+
+    def cache_query(self) -> list[tuple[str, str]] | None:
+        """The normalised recognised query (None: an unknown parameter, do not cache)."""
+        return query_key(self.request.query_params, self._cache_recognised())
 
     def _cached_response(self, kind: str, produce) -> HttpResponse | Response:
         """Public responses come from the cache when the catalog has not changed since
-        they were rendered; staff responses are never cached."""
-        if not cache_enabled() or is_staff(self.request):
+        they were rendered, with their stock fields as they are now (re-read only when
+        the stock version moved since they were last read); staff responses are never
+        cached."""
+        url = _public_cache_url(self.request, self._cache_recognised())
+        if url is None:
             return produce()
-        url = self.request.build_absolute_uri()
-        version, body = response_get(kind, url)
-        if body is not None:
+        version, entry = response_get(kind, url, stock=self._stock_filtered())
+        if entry is not None:
+            body, checked, product_ids, levels = entry
+            if checked != version.stock:
+                body, levels = _current_stock(kind, body, product_ids, levels)
+                response_set(kind, url, version, (body, version.stock, product_ids, levels))
             return HttpResponse(body, content_type="application/json")
         response = produce()
         if response.status_code == status.HTTP_200_OK:
-            response_set(kind, url, version, JSONRenderer().render(response.data))
+            body = JSONRenderer().render(response.data)
+            products = _products(kind, response.data)
+            levels = tuple(
+                (variant["id"], variant["stock_quantity"])
+                for product in products
+                for variant in product["variants"]
+            )
+            product_ids = tuple(product["id"] for product in products)
+            response_set(kind, url, version, (body, version.stock, product_ids, levels))
         return response
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                name,
+                str,
+                OpenApiParameter.QUERY,
+                many=True,
+                explode=True,
+                description=ProductFilter.base_filters[name].extra["help_text"],
+            )
+            for name in ("option", "attribute")
+        ]
+    )
     def list(self, request, *args, **kwargs):
-        return self._cached_response("list", lambda: super(ProductViewSet, self).list(request))
+        return self._cached_response("list", self._list_response)
 
     def retrieve(self, request, *args, **kwargs):
-        return self._cached_response(
-            "detail", lambda: Response(self.get_serializer(self.get_object()).data)
+        return self._cached_response("detail", self._detail_response)
+
+    # The list and detail bodies are ``ProductSerializer``'s, built by ``product_data``
+    # from plain rows (no serializer per product and per variant list; see its docstring).
+
+    def _list_response(self) -> Response:
+        staff = is_staff(self.request)
+        queryset = self.filter_queryset(selectors.product_list(staff=staff, related=False))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(product_data(page, request=self.request, staff=staff))
+
+    def _detail_response(self) -> Response:
+        staff = is_staff(self.request)
+        product = selectors.product_get(
+            lookup=self.kwargs["id_or_slug"], staff=staff, related=False
         )
+        return Response(product_data([product], request=self.request, staff=staff)[0])
 
     def _shaped(self, product: Product) -> dict:
         return self.get_serializer(selectors.product_get(lookup=str(product.pk), staff=True)).data
@@ -190,9 +310,10 @@ class ProductViewSet(viewsets.ModelViewSet):
     @extend_schema(
         request=StockAdjustSerializer,
         responses={200: ProductSerializer},
-        description="Staff: add `delta` units to stock (negative removes) atomically, "
-        "composing with concurrent checkouts. 409 `out_of_stock` when removing more than "
-        "is left.",
+        description="Staff: add `delta` units to the stock of the product's only variant "
+        "(negative removes) atomically, composing with concurrent checkouts. 409 "
+        "`out_of_stock` when removing more than is left; 409 `variant_required` when the "
+        "product has several variants (use products/{id}/variants/{variant_id}/stock/).",
     )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     def stock(self, request, *args, **kwargs):
@@ -201,6 +322,37 @@ class ProductViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         services.stock_adjust(product_id=product.pk, delta=serializer.validated_data["delta"])
         return Response(self._shaped(product))
+
+
+def _products(kind: str, data: dict) -> list[dict]:
+    return data["results"] if kind == "list" else [data]
+
+
+def _current_stock(
+    kind: str, body: bytes, product_ids: tuple[int, ...], levels: tuple[tuple[int, int], ...]
+) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+    """A cached public body with its stock fields as they are now, and its new levels.
+
+    ``levels`` are the (variant id, stock) pairs the body was rendered with, in order.
+    One query reads the current stock of the products' variants; when nothing changed
+    the body is returned as stored, else its ``stock_quantity``/``in_stock`` are
+    rewritten on every variant and product (the public sees active variants only, so a
+    product's figures are the sum and "any" over the variants it lists).
+    """
+    if not levels:
+        return body, levels
+    current = selectors.product_stock_levels(product_ids=product_ids)
+    fresh = tuple((pk, current.get(pk, 0)) for pk, _ in levels)
+    if fresh == levels:
+        return body, levels
+    data = json.loads(body)
+    for product in _products(kind, data):
+        for variant in product["variants"]:
+            variant["stock_quantity"] = current.get(variant["id"], 0)
+            variant["in_stock"] = variant["stock_quantity"] > 0
+        product["stock_quantity"] = sum(v["stock_quantity"] for v in product["variants"])
+        product["in_stock"] = any(v["in_stock"] for v in product["variants"])
+    return JSONRenderer().render(data), fresh
 
 
 # --------------------------------------------------------------------------- images
@@ -236,16 +388,151 @@ class ProductImageDeleteView(APIView):
     @extend_schema(
         tags=["catalog"],
         parameters=[_ID_OR_SLUG, OpenApiParameter("image_id", int, OpenApiParameter.PATH)],
-        responses={204: _NO_BODY},
+        responses={204: NO_BODY},
         description="Staff: delete an image; a deleted primary image is succeeded by the "
         "product's next image.",
     )
     def delete(self, request, id_or_slug: str, image_id: int):
         product = selectors.product_get(lookup=id_or_slug, staff=True)
-        image = ProductImage.objects.filter(product=product, pk=image_id).first()
-        if image is None:
-            from django.http import Http404
-
-            raise Http404
+        image = selectors.product_image_get(product=product, image_id=image_id)
         services.product_image_delete(image=image)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------- variants
+
+_VARIANT_ID = OpenApiParameter("variant_id", int, OpenApiParameter.PATH)
+
+
+class _VariantView(APIView):
+    permission_classes = [IsStaff]
+
+    def product(self, id_or_slug: str) -> Product:
+        return selectors.product_get(lookup=id_or_slug, staff=True)
+
+    def variant_data(self, variant) -> dict:
+        return ProductVariantSerializer(variant, context={"request": self.request}).data
+
+
+class ProductVariantListView(_VariantView, generics.ListAPIView):
+    """A product's variants (a paginated list, so the schema shows the page envelope)."""
+
+    serializer_class = ProductVariantSerializer
+    pagination_class = CatalogPagination
+    problem_statuses = {"post": {409}}
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ProductVariant.objects.none()
+        return selectors.variant_list(product=self.product(self.kwargs["id_or_slug"]))
+
+    @extend_schema(
+        tags=["catalog"],
+        operation_id="products_variants_list",
+        parameters=[_ID_OR_SLUG],
+        description="Staff: the product's variants (active or not), paginated.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["catalog"],
+        operation_id="products_variants_create",
+        parameters=[_ID_OR_SLUG],
+        request=VariantCreateSerializer,
+        responses={201: ProductVariantSerializer},
+        description="Staff: add a variant. 400 for a taken SKU, an unknown option or "
+        "value, a missing option; 409 `duplicate_variant` for a combination the product "
+        "already has.",
+    )
+    def post(self, request, id_or_slug: str):
+        product = self.product(id_or_slug)
+        serializer = VariantCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        variant = services.variant_create(product=product, data=serializer.validated_data)
+        variant = selectors.variant_get(product=product, variant_id=variant.pk)
+        return Response(self.variant_data(variant), status=status.HTTP_201_CREATED)
+
+
+class ProductVariantDetailView(_VariantView):
+    problem_statuses = {"patch": {409}, "delete": {409}}
+
+    @extend_schema(
+        tags=["catalog"],
+        operation_id="products_variants_retrieve",
+        parameters=[_ID_OR_SLUG, _VARIANT_ID],
+        responses={200: ProductVariantSerializer},
+    )
+    def get(self, request, id_or_slug: str, variant_id: int):
+        product = self.product(id_or_slug)
+        return Response(
+            self.variant_data(selectors.variant_get(product=product, variant_id=variant_id))
+        )
+
+    @extend_schema(
+        tags=["catalog"],
+        operation_id="products_variants_partial_update",
+        parameters=[_ID_OR_SLUG, _VARIANT_ID],
+        request=VariantUpdateSerializer,
+        responses={200: ProductVariantSerializer},
+        description="Staff: change SKU, options, prices, active flag or position (not "
+        "stock). Same refusals as the create.",
+    )
+    def patch(self, request, id_or_slug: str, variant_id: int):
+        product = self.product(id_or_slug)
+        variant = selectors.variant_get(product=product, variant_id=variant_id)
+        serializer = VariantUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.variant_update(variant=variant, data=serializer.validated_data)
+        return Response(
+            self.variant_data(selectors.variant_get(product=product, variant_id=variant_id))
+        )
+
+    @extend_schema(
+        tags=["catalog"],
+        operation_id="products_variants_destroy",
+        parameters=[_ID_OR_SLUG, _VARIANT_ID],
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            200: OpenApiResponse(
+                ProductVariantSerializer,
+                description="In orders: deactivated instead, returned with `is_active: false`.",
+            ),
+        },
+        description="Staff: delete a variant (deactivated instead when orders refer to "
+        "it). 409 `last_variant` for a product's only variant.",
+    )
+    def delete(self, request, id_or_slug: str, variant_id: int):
+        product = self.product(id_or_slug)
+        variant = selectors.variant_get(product=product, variant_id=variant_id)
+        if services.variant_delete(variant=variant):
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(
+            self.variant_data(selectors.variant_get(product=product, variant_id=variant_id))
+        )
+
+
+class ProductVariantStockView(_VariantView):
+    problem_statuses = {"post": {409}}
+
+    @extend_schema(
+        tags=["catalog"],
+        operation_id="products_variants_stock_create",
+        parameters=[_ID_OR_SLUG, _VARIANT_ID],
+        request=StockAdjustSerializer,
+        responses={200: ProductVariantSerializer},
+        description="Staff: add `delta` units to the variant's stock (negative removes) "
+        "atomically, composing with concurrent checkouts. 409 `out_of_stock` when "
+        "removing more than is left.",
+    )
+    def post(self, request, id_or_slug: str, variant_id: int):
+        product = self.product(id_or_slug)
+        variant = selectors.variant_get(product=product, variant_id=variant_id)
+        serializer = StockAdjustSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.variant_stock_adjust(
+            variant_id=variant.pk, delta=serializer.validated_data["delta"]
+        )
+        return Response(
+            self.variant_data(selectors.variant_get(product=product, variant_id=variant_id))
+        )

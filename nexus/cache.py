@@ -14,7 +14,10 @@ import time
 
 from django.conf import settings
 from django_redis.client import DefaultClient
+from django_redis.client.default import _main_exceptions
 from django_redis.exceptions import ConnectionInterrupted
+
+from nexus import metrics
 
 logger = logging.getLogger("nexus.cache")
 
@@ -67,7 +70,15 @@ _COMMANDS = frozenset(
         "hlen",
         "hkeys",
         "hexists",
+        "count_window",
     ]
+)
+
+# A fixed-window counter in one round trip, atomically: create the key at 0 with its
+# expiry unless it exists, then count (INCR keeps the expiry). A script runs as one
+# command, so the key cannot expire between the two.
+_COUNT_WINDOW = (
+    "redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX') return redis.call('INCR', KEYS[1])"
 )
 
 
@@ -82,10 +93,11 @@ class _Breaker:
         return time.monotonic() < self.open_until
 
     def trip(self, error: Exception) -> None:
-        seconds = getattr(settings, "NEXUS_CACHE_BREAKER_SECONDS", 5)
+        seconds = settings.NEXUS_CACHE_BREAKER_SECONDS
         with self._lock:
             if not self.is_open():
                 logger.warning("Redis unavailable (%s): cache off for %s s", error, seconds)
+                metrics.CACHE_BREAKER_TRIPS.inc()
             self.open_until = time.monotonic() + seconds
 
     def reset(self) -> None:
@@ -103,11 +115,38 @@ class CircuitBreakerClient(DefaultClient):
 
         def guarded(*args, **kwargs):
             if breaker.is_open():
+                metrics.CACHE_CALLS.labels(command=name, outcome="skipped").inc()
                 raise ConnectionInterrupted(connection=None)
             try:
-                return attribute(*args, **kwargs)
+                result = attribute(*args, **kwargs)
             except ConnectionInterrupted as error:
+                metrics.CACHE_CALLS.labels(command=name, outcome="error").inc()
                 breaker.trip(error)
                 raise
+            metrics.CACHE_CALLS.labels(command=name, outcome="ok").inc()
+            _count_lookups(name, args, kwargs, result)
+            return result
 
         return guarded
+
+    def count_window(self, key: str, timeout: int, version: int | None = None) -> int:
+        """Count one more in the window counter ``key`` (created with ``timeout``
+        seconds to live when missing) and return the count: the throttles' check, one
+        round trip instead of an ``add`` and an ``incr`` (nexus/throttles.py)."""
+        client = self.get_client(write=True)
+        try:
+            count = client.eval(_COUNT_WINDOW, 1, self.make_key(key, version=version), timeout)
+        except _main_exceptions as error:
+            raise ConnectionInterrupted(connection=client) from error
+        return int(count)
+
+
+def _count_lookups(name: str, args, kwargs, result) -> None:
+    if name == "get":
+        default = kwargs.get("default", args[1] if len(args) > 1 else None)
+        metrics.CACHE_LOOKUPS.labels(result="miss" if result is default else "hit").inc()
+    elif name == "get_many":
+        keys = kwargs.get("keys", args[0] if args else ())
+        hits = len(result)
+        metrics.CACHE_LOOKUPS.labels(result="hit").inc(hits)
+        metrics.CACHE_LOOKUPS.labels(result="miss").inc(max(len(keys) - hits, 0))

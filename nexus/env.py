@@ -1,6 +1,7 @@
-"""Typed readers for environment variables, used by settings.py."""
+"""Typed readers for environment variables, used by settings.py, and the `.env` loader."""
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -50,3 +51,17 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def load_env_file(default: Path) -> Path | None:
+    """Load ``NEXUS_ENV_FILE`` (default: ``.env`` beside manage.py) into ``os.environ``
+    without overriding what the environment already sets. ``NEXUS_ENV_FILE=`` (empty)
+    loads nothing (the test suite does so). Returns the file loaded, if any."""
+    from dotenv import load_dotenv
+
+    configured = os.environ.get("NEXUS_ENV_FILE")
+    path = default if configured is None else (Path(configured) if configured else None)
+    if path is None or not path.is_file():
+        return None
+    load_dotenv(path, override=False)
+    return path

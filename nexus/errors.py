@@ -1,21 +1,28 @@
-"""RFC 9457 problem details for every error, and the domain error base class.
+"""RFC 9457 problem details for every error (the domain error classes live in
+``nexus.exceptions``).
 
 Every error leaves the API as ``application/problem+json`` with ``type``, ``title``,
 ``status``, ``code``, ``detail`` and (for validation) ``errors``: DRF exceptions through
-``problem_exception_handler``, Django's own 404/500 pages through ``handler404``/``handler500``.
+``problem_exception_handler``, Django's own 400/403/404/500 pages through ``handler400`` ...
+``handler500``.
+
+Nothing here touches transactions: there is no ``ATOMIC_REQUESTS``; each service owns its
+``transaction.atomic`` block, so by the time an error reaches this handler the service's
+work has already been rolled back.
 """
 
 import logging
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
-from rest_framework.views import exception_handler, set_rollback
+from rest_framework.views import exception_handler
 
 from nexus.exceptions import DomainError
 
@@ -94,9 +101,8 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF exception handler: every error becomes problem+json and the transaction rolls back."""
+    """DRF exception handler: every error becomes problem+json (see the module docstring)."""
     if isinstance(exc, DomainError):
-        set_rollback()
         return problem_response(
             problem(
                 exc.status_code,
@@ -109,7 +115,6 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             headers=exc.headers or None,
         )
     if isinstance(exc, RequestDataTooBig):
-        set_rollback()
         return problem_response(problem(413, "payload_too_large", "The request body is too large."))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -118,13 +123,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, DataError):
         # A value the database cannot hold (out-of-range number, invalid text) got past
         # validation: the client sent it, so it is a 400, and nothing was written.
-        set_rollback()
         logger.warning("value refused by the database: %s", exc)
         return problem_response(
             problem(400, "invalid_value", "A value in the request is out of range or invalid.")
         )
     if isinstance(exc, OperationalError | InterfaceError):
-        set_rollback()
         logger.warning("database unavailable: %s", exc)
         return problem_response(
             problem(503, "service_unavailable", "The database is unavailable. Try again shortly."),
@@ -141,7 +144,6 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             logger.exception("database error", exc_info=exc)
         else:
             logger.exception("unhandled error", exc_info=exc)
-        set_rollback()
         return problem_response(
             problem(500, "server_error", "An unexpected error occurred. It has been logged.")
         )
@@ -182,3 +184,35 @@ def handler400(request, exception=None):
 
 def handler403(request, exception=None):
     return _plain_problem(403, "permission_denied", "You may not do this.")
+
+
+def api_fallback(request, rest: str = ""):
+    """Every ``/api/...`` address no route matched, in any method and also with DEBUG on
+    (where Django would answer an HTML page): problem+json, never a silent method change.
+
+    Without its trailing slash an existing endpoint answers **308 Permanent Redirect** to
+    the slashed address: a client that follows it repeats the same method and body (a 301
+    made clients turn ``POST /api/v1/cart`` into a GET, and the item was never added).
+    Anything else is 404 ``not_found``.
+    """
+    from django.urls import Resolver404, resolve
+
+    path = request.path_info
+    if settings.APPEND_SLASH and not path.endswith("/"):
+        try:
+            match = resolve(path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_fallback:
+            location = request.get_full_path(force_append_slash=True)
+            response = _plain_problem(
+                308,
+                "trailing_slash_required",
+                f"This address ends with a slash: {location} (repeat the request there).",
+            )
+            response["Location"] = location
+            return response
+    return handler404(request)
+
+
+api_fallback.csrf_exempt = True

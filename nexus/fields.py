@@ -6,7 +6,7 @@ boolean, so a client sending the wrong type gets a silent coercion instead of th
 OpenAPI schema promises. Every string field of the API (CharField and its subclasses:
 EmailField, SlugField, RegexField, URLField, ...) must receive a JSON string, and every
 boolean field a JSON ``true``/``false``. Form bodies (multipart, where every value is a
-string) keep DRF's parsing of ``"true"``/``"false"``.
+string) take ``"true"``/``"false"`` for a boolean and nothing else.
 
 Boolean query filters (django-filter's ``BooleanFilter``) silently ignore a value they do
 not understand (``?is_featured=banana`` lists everything); they answer 400 instead.
@@ -21,6 +21,7 @@ from rest_framework import fields
 
 _original_to_internal_value = fields.CharField.to_internal_value
 _original_boolean_to_internal_value = fields.BooleanField.to_internal_value
+_original_decimal_to_internal_value = fields.DecimalField.to_internal_value
 
 
 def _strict_to_internal_value(self, data):
@@ -34,17 +35,47 @@ def _from_form(field) -> bool:
     return isinstance(getattr(root, "initial_data", None), QueryDict)
 
 
+_FORM_BOOLEANS = {"true": True, "false": False}
+
+
 def _strict_boolean_to_internal_value(self, data):
-    if not isinstance(data, bool) and not _from_form(self):
-        self.fail("invalid", input=data)
-    return _original_boolean_to_internal_value(self, data)
+    if isinstance(data, bool):
+        return data
+    # A form value is a string; OpenAPI clients write a boolean part as "true"/"false".
+    # DRF would also take "0", "1", "on", "yes": the schema says boolean, so they are 400.
+    if _from_form(self) and isinstance(data, str) and data.lower() in _FORM_BOOLEANS:
+        return _FORM_BOOLEANS[data.lower()]
+    self.fail("invalid", input=data)
+
+
+def _strict_decimal_to_internal_value(self, data):
+    # Money is a decimal string in JSON ("9.99"), as the schema says; a JSON number would
+    # be read through a float's digits. Form data is all strings anyway.
+    if not isinstance(data, str) and not _from_form(self):
+        self.fail("invalid")
+    return _original_decimal_to_internal_value(self, data)
+
+
+_original_boolean_get_value = fields.BooleanField.get_value
+
+
+def _boolean_get_value(self, dictionary):
+    # DRF reads an empty form part for an optional field as "not given"; for a boolean that
+    # is a wrong type, not an omission (leave the part out to take the default).
+    if isinstance(dictionary, QueryDict) and dictionary.get(self.field_name) == "":
+        return ""
+    return _original_boolean_get_value(self, dictionary)
 
 
 def make_char_fields_strict() -> None:
+    if fields.BooleanField.get_value is not _boolean_get_value:
+        fields.BooleanField.get_value = _boolean_get_value
     if fields.CharField.to_internal_value is not _strict_to_internal_value:
         fields.CharField.to_internal_value = _strict_to_internal_value
     if fields.BooleanField.to_internal_value is not _strict_boolean_to_internal_value:
         fields.BooleanField.to_internal_value = _strict_boolean_to_internal_value
+    if fields.DecimalField.to_internal_value is not _strict_decimal_to_internal_value:
+        fields.DecimalField.to_internal_value = _strict_decimal_to_internal_value
 
 
 _BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False}

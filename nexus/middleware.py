@@ -1,37 +1,148 @@
-"""Request-scoped middleware: a request id for logs and responses, a guard that refuses
-malformed requests before any view sees them, and the CSP policy chosen by path."""
+"""Request-scoped middleware: a request id for logs and responses (and one access-log line
+per request), request metrics, a guard that refuses malformed requests before any view
+sees them, conditional GET on public catalog reads, cache headers for private responses
+(and the throttles' rate-limit headers), and the CSP policy chosen by path."""
 
+import hashlib
+import logging
 import re
+import time
 import uuid
-from urllib.parse import unquote_to_bytes
+from dataclasses import asdict
 
-from csp.middleware import CSPMiddleware, PolicyParts
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
+from csp.utils import build_policy
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
+from django.core.signals import setting_changed
 from django.http import JsonResponse
+from django.utils.cache import get_conditional_response, patch_vary_headers
+from django.utils.functional import SimpleLazyObject, empty
 
+from nexus import metrics
 from nexus.errors import PROBLEM_CONTENT_TYPE, problem
-from nexus.requestid import _local  # shared with the log filter
+from nexus.requestid import set_request_id, set_route, set_user_id
+from nexus.throttles import RATELIMIT_ATTRIBUTE, ratelimit_headers
+
+access_logger = logging.getLogger("nexus.access")
+
+
+def route_of(request) -> str:
+    """The URL pattern that served the request (bounded: never the raw path)."""
+    match = getattr(request, "resolver_match", None)
+    return match.route if match is not None else "<unmatched>"
+
+
+def user_id_of(request) -> int | None:
+    user = getattr(request, "user", None)  # DRF copies its authenticated user here
+    if (
+        isinstance(user, SimpleLazyObject)
+        and user._wrapped is empty
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+    ):
+        # Django's lazy session user, never looked at, and no session: anonymous. Not
+        # evaluating it saves building a session and an AnonymousUser per plain request.
+        return None
+    return user.pk if user is not None and user.is_authenticated else None
+
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestIDMiddleware:
-    """Take a sane ``X-Request-ID`` from the proxy or make one; echo it on the response."""
+    """Take a sane ``X-Request-ID`` from the proxy or make one; echo it on the response.
+
+    The id (and, once known, the user id and route) stays in the request's context until
+    Django's ``request_finished`` signal (nexus/apps.py), so every line logged for the
+    request carries it, including Django's own 4xx/5xx lines logged after this returns.
+    With ``NEXUS_ACCESS_LOG`` it logs one ``nexus.access`` line per request.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        started = time.perf_counter()
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        _local.request_id = request_id
+        set_request_id(request_id)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        user_id = user_id_of(request)
+        route = route_of(request)
+        set_user_id(user_id)
+        set_route(route)
+        if settings.NEXUS_ACCESS_LOG and access_logger.isEnabledFor(logging.INFO):
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            access_logger.info(
+                "%s %s %s %sms",
+                request.method,
+                request.path,
+                response.status_code,
+                duration_ms,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                },
+            )
+        return response
+
+
+class MetricsMiddleware:
+    """Request count and latency per method, route and status (Prometheus, nexus/metrics.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        metrics.REQUESTS_IN_PROGRESS.inc()
         try:
             response = self.get_response(request)
         finally:
-            _local.request_id = "-"
-        response["X-Request-ID"] = request_id
+            metrics.REQUESTS_IN_PROGRESS.dec()
+        metrics.observe_request(
+            request.method, route_of(request), response.status_code, time.perf_counter() - started
+        )
         return response
+
+
+class ConditionalGetMiddleware:
+    """Conditional GET for the public catalog reads (``NEXUS_PUBLIC_CACHE_ROUTES``).
+
+    A 200 answer to GET/HEAD gets a strong ``ETag`` computed from its body (for a cached
+    catalog response that is the cached body itself), and ``If-None-Match`` with that tag
+    answers 304 without a body. Anonymous requests also get ``Cache-Control: public,
+    max-age=NEXUS_PUBLIC_CACHE_MAX_AGE``; every answer varies on ``Authorization`` (staff
+    see inactive products), and authenticated answers are left for the private-response
+    policy to mark.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if (
+            request.method not in ("GET", "HEAD")
+            or response.status_code != 200
+            or response.streaming
+            or match is None
+            or match.url_name not in settings.NEXUS_PUBLIC_CACHE_ROUTES
+        ):
+            return response
+        digest = hashlib.sha256(response.content).hexdigest()[:32]
+        response["ETag"] = f'"{digest}"'
+        patch_vary_headers(response, ["Authorization"])
+        if "HTTP_AUTHORIZATION" not in request.META and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = f"public, max-age={settings.NEXUS_PUBLIC_CACHE_MAX_AGE}"
+        return get_conditional_response(request, etag=response["ETag"], response=response)
 
 
 class RequestGuardMiddleware:
@@ -49,7 +160,8 @@ class RequestGuardMiddleware:
     def __call__(self, request):
         raw_path = request.META.get("PATH_INFO", "")
         query = request.META.get("QUERY_STRING", "")
-        if "\x00" in raw_path or b"\x00" in unquote_to_bytes(query) or "\x00" in request.path:
+        # A NUL in the decoded query can only come from a raw NUL or a literal "%00".
+        if "\x00" in raw_path or "\x00" in query or "%00" in query or "\x00" in request.path:
             return _problem(400, "bad_request", "NUL bytes are not allowed in URLs.")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -70,11 +182,153 @@ def _problem(status_code: int, code: str, detail: str) -> JsonResponse:
     )
 
 
+# Responses under these paths are about one caller (or hand out credentials) whoever asks.
+PRIVATE_PATH_PREFIXES = (
+    "/api/v1/auth/",
+    "/api/v1/users/",
+    "/api/v1/cart/",
+    "/api/v1/orders/",
+    "/admin/",
+)
+
+
+def request_is_private(request) -> bool:
+    """Whether the response may depend on who is asking: the request carries credentials
+    (a Bearer token, a guest cart token, a session cookie) or asks a private path."""
+    meta = request.META
+    return bool(
+        meta.get("HTTP_AUTHORIZATION")
+        or meta.get("HTTP_X_CART_TOKEN")
+        or settings.SESSION_COOKIE_NAME in request.COOKIES
+        or request.path_info.startswith(PRIVATE_PATH_PREFIXES)
+    )
+
+
+class PrivateCacheMiddleware:
+    """Keep private responses out of every cache, and report rate limits.
+
+    - A private response (``request_is_private``, or one that sets a cookie) without a
+      ``Cache-Control`` of its own gets ``Cache-Control: no-store``. A view that decided
+      its caching (public catalog reads, the admin's never_cache) is left alone.
+    - Every API response gets ``Vary: Authorization``: what the API answers may depend
+      on the token (staff see inactive products, a profile is its owner's).
+    - The throttles that counted the request (nexus.throttles) become ``RateLimit-Policy``
+      and ``RateLimit`` headers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Cache-Control" not in response and (request_is_private(request) or response.cookies):
+            response["Cache-Control"] = "no-store"
+        if request.path_info.startswith("/api/"):
+            patch_vary_headers(response, ["Authorization"])
+        reports = getattr(request, RATELIMIT_ATTRIBUTE, None)
+        if reports:
+            for name, value in ratelimit_headers(reports).items():
+                response[name] = value
+        return response
+
+
+# Per-response CSP choices (django-csp's decorators); a response with any of them, or a
+# request that used its nonce, gets the library's own per-request policy building.
+_CSP_RESPONSE_ATTRIBUTES = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
+# admin path or not -> (policy, report-only policy, excluded prefixes, report-only ones)
+_csp_policies: dict[bool, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _forget_csp_policies(*, setting: str, **_kwargs) -> None:
+    if setting.startswith(("CONTENT_SECURITY_POLICY", "NEXUS_CSP")):
+        _csp_policies.clear()
+
+
+setting_changed.connect(_forget_csp_policies, dispatch_uid="nexus.middleware.csp")
+
+
 class NexusCSPMiddleware(CSPMiddleware):
-    """The strict API policy everywhere, except the admin which needs its own assets."""
+    """The strict API policy everywhere, except the admin which needs its own assets.
+
+    Without a per-response choice or a nonce the policy depends only on the settings and
+    on whether the path is the admin's, so its header is built once (django-csp rebuilt
+    both headers from the settings on every response: the dearest middleware of the
+    ceiling view) and set the way the library sets it.
+    """
 
     def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         if not report_only and parts.config is None and request.path_info.startswith("/admin/"):
             parts.config = settings.NEXUS_CSP_ADMIN
         return parts
+
+    def process_response(self, request, response):
+        if (
+            getattr(request, "_csp_nonce", None) is not None
+            or any(hasattr(response, name) for name in _CSP_RESPONSE_ATTRIBUTES)
+            or (settings.DEBUG and response.status_code in (404, 500))
+        ):
+            return super().process_response(request, response)
+        admin = request.path_info.startswith("/admin/")
+        policies = _csp_policies.get(admin)
+        if policies is None:
+            policies = _csp_policies[admin] = self._constant_policies(request, response)
+        policy, policy_ro, excluded, excluded_ro = policies
+        path = request.path_info
+        if (
+            policy
+            and HEADER not in response
+            and getattr(response, "_csp_exempt", False) is False
+            and not path.startswith(excluded)
+        ):
+            response[HEADER] = policy
+        if (
+            policy_ro
+            and HEADER_REPORT_ONLY not in response
+            and getattr(response, "_csp_exempt_ro", False) is False
+            and not path.startswith(excluded_ro)
+        ):
+            response[HEADER_REPORT_ONLY] = policy_ro
+        # As the library does: the nonce cannot be asked for once the header is written.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response
+
+    def _constant_policies(self, request, response) -> tuple[str, str, tuple, tuple]:
+        parts = self.get_policy_parts(request=request, response=response)
+        parts_ro = self.get_policy_parts(request=request, response=response, report_only=True)
+
+        def prefixes(name: str) -> tuple[str, ...]:
+            policy = getattr(settings, name, None) or {}
+            return tuple(policy.get("EXCLUDE_URL_PREFIXES", None) or ())
+
+        return (
+            build_policy(**asdict(parts)),
+            build_policy(**asdict(parts_ro), report_only=True),
+            prefixes("CONTENT_SECURITY_POLICY"),
+            prefixes("CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        )
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's message middleware with the storage built on first use.
+
+    The stock middleware builds a cookie-and-session storage (and a cookie signer) for
+    every request; only the admin ever adds or reads a message. A storage nobody touched
+    has nothing to store, so the response is left as the stock middleware leaves it.
+    """
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)

@@ -26,6 +26,18 @@ class PageNumberPagination(pagination.PageNumberPagination):
             )
         return min(size, self.max_page_size)
 
+    def get_paginated_response_schema(self, schema):
+        """Every page has all four keys (``next``/``previous`` are null at the ends), so
+        all four are required; the example URLs are this API's own."""
+        result = super().get_paginated_response_schema(schema)
+        result["required"] = ["count", "next", "previous", "results"]
+        result["properties"]["count"]["minimum"] = 0
+        for key, page in (("next", 3), ("previous", 1)):
+            result["properties"][key]["example"] = (
+                f"https://shop.example.com/api/v1/products/?page={page}"
+            )
+        return result
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:

@@ -9,10 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-from nexus.env import env_bool, env_int, env_list, env_required, env_str
+from nexus.env import env_bool, env_int, env_list, env_required, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# `.env` (or the file NEXUS_ENV_FILE names; empty: none) fills in variables that the real
+# environment does not set; the real environment always wins.
+load_env_file(BASE_DIR / ".env")
 
 # =============================================================================
 # CORE
@@ -47,20 +51,25 @@ INSTALLED_APPS = [
     "catalog",
     "cart",
     "orders",
+    "payments",
     "reviews",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
     "nexus.middleware.RequestIDMiddleware",
+    "nexus.middleware.MetricsMiddleware",
     "nexus.middleware.RequestGuardMiddleware",
+    "nexus.middleware.PrivateCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "nexus.middleware.NexusCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "nexus.middleware.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "nexus.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -84,6 +93,8 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "users.User"
+# authenticate() (the admin's login included) checks passwords through the API's lockout.
+AUTHENTICATION_BACKENDS = ["users.backends.LockoutModelBackend"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -102,6 +113,8 @@ NEXUS_MAX_IMAGE_BYTES = 5 * 1024 * 1024
 NEXUS_MAX_REQUEST_BYTES = 6 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+# JSON bodies nesting arrays/objects deeper than this are refused (400 parse_error).
+NEXUS_JSON_MAX_DEPTH = env_int("NEXUS_JSON_MAX_DEPTH", 32)
 
 # =============================================================================
 # DATABASE
@@ -153,8 +166,6 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-    # After a Redis error the cache is skipped for this long (nexus/cache.py).
-    NEXUS_CACHE_BREAKER_SECONDS = env_int("NEXUS_CACHE_BREAKER_SECONDS", 5)
     # The circuit breaker logs each outage once instead of a traceback per cache call.
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 else:
@@ -164,6 +175,100 @@ else:
             "LOCATION": "nexus",
             "KEY_PREFIX": _cache_prefix,
         }
+    }
+# After a Redis error the cache is skipped for this long (nexus/cache.py).
+NEXUS_CACHE_BREAKER_SECONDS = env_int("NEXUS_CACHE_BREAKER_SECONDS", 5)
+
+# =============================================================================
+# BACKGROUND WORK (Celery, the outbox, scheduled jobs)
+# =============================================================================
+# The broker must never evict: production points this at its own Redis (noeviction,
+# append-only), not at the allkeys-lru cache (docs/DEPLOYMENT.md).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
+# "celery": outbox rows go to the workers after commit. "inline": delivered in this process
+# right after the commit (the quick start without Redis needs no worker).
+NEXUS_OUTBOX_DISPATCH = env_str("NEXUS_OUTBOX_DISPATCH") or (
+    "celery" if CELERY_BROKER_URL else "inline"
+)
+if NEXUS_OUTBOX_DISPATCH not in ("celery", "inline"):
+    raise ImproperlyConfigured("NEXUS_OUTBOX_DISPATCH must be 'celery' or 'inline'.")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged after it ran; a worker killed mid-task gets it redelivered.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from a request must not wait on a dead broker: no publish retries (the outbox
+# sweeper re-enqueues what could not be published) and short socket timeouts.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An unacknowledged task (its worker died) is redelivered after this many seconds.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    # A publish tries the connection once more at most instead of for connect timeout.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+}
+CELERY_BEAT_SCHEDULER = "nexus.celery:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 15
+
+# Outbox: attempts per row, backoff base and cap (exponential with jitter), how long a
+# pending row may be overdue before the sweeper re-enqueues it, how long delivered rows stay.
+NEXUS_OUTBOX_MAX_ATTEMPTS = env_int("NEXUS_OUTBOX_MAX_ATTEMPTS", 10)
+NEXUS_OUTBOX_BACKOFF_SECONDS = env_int("NEXUS_OUTBOX_BACKOFF_SECONDS", 30)
+NEXUS_OUTBOX_BACKOFF_MAX_SECONDS = env_int("NEXUS_OUTBOX_BACKOFF_MAX_SECONDS", 3600)
+NEXUS_OUTBOX_SWEEP_AFTER_SECONDS = env_int("NEXUS_OUTBOX_SWEEP_AFTER_SECONDS", 60)
+NEXUS_OUTBOX_KEEP_DAYS = env_int("NEXUS_OUTBOX_KEEP_DAYS", 7)
+NEXUS_OUTBOX_BROKER_BREAKER_SECONDS = env_int("NEXUS_OUTBOX_BROKER_BREAKER_SECONDS", 5)
+# Outbox kind -> handler (dotted path). A new kind of delivery (webhooks) adds one entry.
+NEXUS_OUTBOX_HANDLERS = {
+    "email": "nexus.mail.email_deliver",
+    "password_reset": "users.services.password_reset_email_deliver",
+    "webhook": "webhooks.services.webhook_deliver",
+}
+# Kind -> hook called after a failed attempt (nexus/outbox.py): webhooks log every attempt.
+NEXUS_OUTBOX_FAILURE_HOOKS = {"webhook": "webhooks.services.webhook_attempt_failed"}
+
+# Scheduled jobs: name -> (management command and arguments, default interval in seconds).
+# Each is also runnable by hand (`python manage.py <command>`). NEXUS_BEAT_INTERVALS
+# overrides intervals, e.g. "outbox_sweep=5,idempotency_prune=10" (the drills shorten them).
+NEXUS_SCHEDULED_JOBS = {
+    "outbox_sweep": (["outbox_sweep"], 60),
+    "outbox_prune": (["outbox_prune"], 24 * 3600),
+    "idempotency_prune": (["idempotency_prune"], 3600),
+    "guest_carts_purge": (["carts_abandoned", "--purge-guests", "--days", "30"], 24 * 3600),
+    "jwt_flush_expired": (["flushexpiredtokens"], 24 * 3600),
+    "auth_prune": (["auth_prune"], 24 * 3600),
+    # Unpaid card orders past NEXUS_UNPAID_ORDER_TTL_MINUTES, and automatic refunds to resend.
+    "orders_expire_unpaid": (["orders_expire_unpaid"], 60),
+    "webhooks_prune": (["webhooks_prune"], 24 * 3600),
+    # Safety net: the catalog services keep these exact (catalog/services.py).
+    "catalog_recount": (["catalog_recount"], 24 * 3600),
+}
+_beat_intervals = dict(
+    item.split("=", 1) for item in env_list("NEXUS_BEAT_INTERVALS", []) if "=" in item
+)
+_unknown_jobs = set(_beat_intervals) - set(NEXUS_SCHEDULED_JOBS)
+if _unknown_jobs:
+    raise ImproperlyConfigured(f"NEXUS_BEAT_INTERVALS: unknown jobs {sorted(_unknown_jobs)}")
+CELERY_BEAT_SCHEDULE = {}
+for _job, (_command, _seconds) in NEXUS_SCHEDULED_JOBS.items():
+    _interval = float(_beat_intervals.get(_job, _seconds))
+    CELERY_BEAT_SCHEDULE[_job] = {
+        "task": "nexus.run_command",
+        "schedule": timedelta(seconds=_interval),
+        "args": _command,
+        # A run nobody picked up before the next one is due is dropped, not piled up.
+        "options": {"expires": _interval},
     }
 
 # =============================================================================
@@ -195,7 +300,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON everywhere; the image upload view alone takes multipart (API.md).
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Nesting deeper than NEXUS_JSON_MAX_DEPTH is a 400 parse_error (nexus/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["nexus.parsers.BoundedJSONParser"],
     "DEFAULT_METADATA_CLASS": "nexus.metadata.NexusMetadata",
     "DEFAULT_PAGINATION_CLASS": "nexus.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
@@ -203,7 +309,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "nexus.openapi.NexusAutoSchema",
     "EXCEPTION_HANDLER": "nexus.errors.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
+        "nexus.throttles.AnonymousRateThrottle",
         "nexus.throttles.SignedInRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
@@ -212,6 +318,9 @@ REST_FRAMEWORK = {
         "auth": env_str("NEXUS_THROTTLE_AUTH", "20/min"),
         "password_reset": env_str("NEXUS_THROTTLE_PASSWORD_RESET", "5/hour"),
         "review_create": env_str("NEXUS_THROTTLE_REVIEW_CREATE", "10/hour"),
+        # Guest checkout, preview and order-by-token reads, per client address.
+        "guest_checkout": env_str("NEXUS_THROTTLE_GUEST_CHECKOUT", "30/hour"),
+        "guest_order": env_str("NEXUS_THROTTLE_GUEST_ORDER", "120/hour"),
     },
     "NUM_PROXIES": env_int("NEXUS_NUM_PROXIES", 0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -235,7 +344,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Nexus API",
     "DESCRIPTION": (
         "E-commerce backend: auth, users, catalog, cart, orders and reviews. Every error is "
-        "an RFC 9457 problem+json document; lists are paginated with `page` and `page_size`."
+        "an RFC 9457 problem+json document; lists are paginated with `page` and `page_size`. "
+        "A method a path does not list answers 405 `method_not_allowed` (with `Allow`); an "
+        "`Accept` other than JSON answers 406; a path without its trailing slash answers 308 "
+        "to the slashed one. Every answer carries `X-Request-ID`. Frontend guide: docs/API.md."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -244,12 +356,42 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentProviderEnum": "payments.choices.Provider",
+        # Webhook payloads reuse the order enums; the delivery log has its own status.
+        "OrderPaymentStatusEnum": "orders.choices.PaymentStatus",
+        "OrderStatusEnum": "orders.choices.OrderStatus",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
+    # One server: the host that serves the schema (paths carry /api/v1).
+    "SERVERS": [{"url": "/", "description": "The server this schema is served from."}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "nexus.openapi.postprocess_schema",
+    ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }
 
 NEXUS_CURRENCY = env_str("NEXUS_CURRENCY", "USD")
+
+# =============================================================================
+# EVENTS AND WEBHOOKS (nexus/events.py, webhooks/, docs/WEBHOOKS.md)
+# =============================================================================
+# Where event_emit() hands every event (dotted paths, called in the caller's transaction).
+NEXUS_EVENT_SINKS = ["webhooks.services.event_record"]
+# stock.low fires when a product's stock goes from above this to at or below it.
+NEXUS_STOCK_LOW_THRESHOLD = env_int("NEXUS_STOCK_LOW_THRESHOLD", 5)
+# 1: webhook URLs may point at loopback/private/link-local addresses (tests, private
+# networks). Cloud metadata addresses stay refused.
+NEXUS_WEBHOOKS_ALLOW_PRIVATE = env_bool("NEXUS_WEBHOOKS_ALLOW_PRIVATE", False)
+NEXUS_WEBHOOKS_TIMEOUT_SECONDS = env_int("NEXUS_WEBHOOKS_TIMEOUT_SECONDS", 5)
+NEXUS_WEBHOOKS_MAX_ATTEMPTS = env_int("NEXUS_WEBHOOKS_MAX_ATTEMPTS", 8)
+# Consecutive failed deliveries (retries exhausted or a final 4xx) after which an endpoint
+# is deactivated (admins are emailed).
+NEXUS_WEBHOOKS_DEACTIVATE_AFTER = env_int("NEXUS_WEBHOOKS_DEACTIVATE_AFTER", 20)
+# Finished deliveries (and events without pending ones) older than this are deleted.
+NEXUS_WEBHOOKS_KEEP_DAYS = env_int("NEXUS_WEBHOOKS_KEEP_DAYS", 30)
 
 # =============================================================================
 # CATALOG
@@ -267,9 +409,32 @@ NEXUS_CATALOG_CACHE_SECONDS = env_int("NEXUS_CATALOG_CACHE_SECONDS", 300)
 NEXUS_CART_MAX_QUANTITY = env_int("NEXUS_CART_MAX_QUANTITY", 1000)
 NEXUS_SHIPPING_FLAT_RATE = env_str("NEXUS_SHIPPING_FLAT_RATE", "9.99")
 NEXUS_FREE_SHIPPING_THRESHOLD = env_str("NEXUS_FREE_SHIPPING_THRESHOLD", "100.00")
+# Catalog prices include tax (tax is then the part of each amount it contains).
+NEXUS_PRICES_INCLUDE_TAX = env_bool("NEXUS_PRICES_INCLUDE_TAX", False)
+# The storefront page of a guest order; the confirmation email links to <url>/<guest_token>.
+NEXUS_GUEST_ORDER_URL = env_str("NEXUS_GUEST_ORDER_URL", "http://localhost:3000/orders/guest")
 # Idempotency keys are kept this long; a claim whose worker died is taken over after the lease.
 NEXUS_IDEMPOTENCY_TTL_HOURS = env_int("NEXUS_IDEMPOTENCY_TTL_HOURS", 24)
 NEXUS_IDEMPOTENCY_LEASE_SECONDS = env_int("NEXUS_IDEMPOTENCY_LEASE_SECONDS", 60)
+
+# =============================================================================
+# PAYMENTS
+# =============================================================================
+# Card payments go through Stripe PaymentIntents. Without a secret key they are off:
+# checkout refuses `card` with 400 payment_method_unavailable. The webhook secret
+# (whsec_...) verifies POST /api/v1/payments/stripe/webhook/; the API base points the
+# stripe library elsewhere (tests: a local Stripe-compatible server).
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+# Seconds a Stripe API call may take, and how many times the library retries it (with the
+# same Idempotency-Key, so a retry never charges twice).
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
+# Webhook signatures older than this are refused (replay protection; Stripe's default).
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+# Unpaid card orders older than this are cancelled and restocked (manage.py orders_expire_unpaid).
+NEXUS_UNPAID_ORDER_TTL_MINUTES = env_int("NEXUS_UNPAID_ORDER_TTL_MINUTES", 30)
 
 # =============================================================================
 # REVIEWS
@@ -287,7 +452,14 @@ NEXUS_REVIEWS_BLOCKED_WORDS = env_list("NEXUS_REVIEWS_BLOCKED_WORDS", [])
 # =============================================================================
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_EXPOSE_HEADERS = ["X-Cart-Token", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
+CORS_EXPOSE_HEADERS = [
+    "X-Cart-Token",
+    "Retry-After",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "RateLimit",
+    "RateLimit-Policy",
+]
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",
@@ -374,27 +546,55 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Nexus <no-reply@nexus.local>")
 
 # =============================================================================
-# LOGGING
+# LOGGING AND METRICS
 # =============================================================================
+# plain: one readable line per record; json: one JSON object per line (nexus/requestid.py).
+NEXUS_LOG_FORMAT = env_str("NEXUS_LOG_FORMAT") or "plain"
+if NEXUS_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("NEXUS_LOG_FORMAT must be plain or json.")
+# One line per request from Django (method, path, route, status, duration, user id).
+# Unset: on with the JSON format, off with plain (runserver and gunicorn print their own).
+NEXUS_ACCESS_LOG = (
+    env_bool("NEXUS_ACCESS_LOG") if env_str("NEXUS_ACCESS_LOG") else NEXUS_LOG_FORMAT == "json"
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "nexus.requestid.RequestIDLogFilter"}},
+    "filters": {
+        "request_id": {"()": "nexus.requestid.RequestIDLogFilter"},
+        "quiet_client_errors": {"()": "nexus.requestid.QuietClientErrorsFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
-        }
+        },
+        "json": {"()": "nexus.requestid.JSONFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["request_id"],
+            "formatter": NEXUS_LOG_FORMAT,
+            "filters": ["request_id", "quiet_client_errors"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's default config gives "django" its own console handler (in DEBUG) on top
+        # of the root one: every line was printed twice. Everything goes through root.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "django_redis": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},
     },
 }
+# The Prometheus endpoint /metrics answers only with `Authorization: Bearer <token>`;
+# unset, it answers 404 (nexus/metrics.py; nginx does not route it publicly either).
+NEXUS_METRICS_TOKEN = env_str("NEXUS_METRICS_TOKEN", "")
+
+# =============================================================================
+# PUBLIC HTTP CACHING
+# =============================================================================
+# Anonymous GETs of these routes get an ETag, 304 on If-None-Match and
+# `Cache-Control: public, max-age=N` (nexus/middleware.py ConditionalGetMiddleware).
+NEXUS_PUBLIC_CACHE_ROUTES = ["category-list", "category-detail", "product-list", "product-detail"]
+NEXUS_PUBLIC_CACHE_MAX_AGE = env_int("NEXUS_PUBLIC_CACHE_MAX_AGE", 60)

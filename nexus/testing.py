@@ -24,3 +24,35 @@ def problem_codes(response) -> tuple[int, str]:
     body = response.json()
     assert body["status"] == response.status_code
     return response.status_code, body["code"]
+
+
+def run_concurrently(target, count: int) -> list:
+    """Start ``count`` threads on ``target`` at once (a barrier); return what each returned
+    or raised. Each thread closes its own database connection when done."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = target(index)
+        except Exception as exc:  # reported to the test, which asserts on it
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def statuses(results: list) -> list:
+    """Sorted status codes of ``run_concurrently`` results (exceptions kept as they are)."""
+    return sorted((getattr(r, "status_code", r) for r in results), key=str)

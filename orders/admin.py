@@ -3,16 +3,28 @@ as the API (admin actions), so the rules and the history are the same for both d
 
 from django.contrib import admin, messages
 
-from nexus.exceptions import DomainError
-from orders import services
-from orders.models import IdempotencyKey, Order, OrderEvent, OrderItem
+from nexus.admin import admin_run_per_row
+from orders import pricing_services, services
+from orders.models import Order, OrderEvent, OrderItem, ShippingMethod, TaxRate, Voucher
 
 
 class OrderItemInline(admin.TabularInline):
     model = OrderItem
     extra = 0
     can_delete = False
-    fields = ["product", "product_name", "sku", "unit_price", "quantity", "line_total"]
+    fields = [
+        "product",
+        "variant",
+        "product_name",
+        "variant_name",
+        "sku",
+        "unit_price",
+        "quantity",
+        "line_total",
+        "discount_amount",
+        "tax_rate",
+        "tax_amount",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -30,19 +42,16 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
-def _run(modeladmin, request, queryset, service, label: str, **kwargs) -> None:
-    done, refused = 0, []
-    for order in queryset.order_by("pk"):
-        try:
-            service(order=order, actor=request.user, **kwargs)
-        except DomainError as exc:
-            refused.append(f"{order.number}: {exc.detail}")
-        else:
-            done += 1
-    if done:
-        modeladmin.message_user(request, f"{label}: {done} order(s).", messages.SUCCESS)
-    for line in refused:
-        modeladmin.message_user(request, line, messages.ERROR)
+def _run(modeladmin, request, queryset, service, label: str) -> None:
+    admin_run_per_row(
+        modeladmin,
+        request,
+        queryset,
+        lambda order: service(order=order, actor=request.user),
+        name=lambda order: order.number,
+        done=f"{label}: {{count}} order(s).",
+        level=messages.SUCCESS,
+    )
 
 
 @admin.register(Order)
@@ -58,7 +67,7 @@ class OrderAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["status", "payment_status", "payment_method", "created_at"]
-    search_fields = ["number", "user__email"]
+    search_fields = ["number", "user__email", "email", "voucher_code"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
@@ -71,8 +80,16 @@ class OrderAdmin(admin.ModelAdmin):
         "payment_status",
         "payment_method",
         "payment_reference",
+        "email",
         "subtotal",
+        "discount_total",
+        "voucher_code",
+        "shipping_method_code",
+        "shipping_method_name",
         "shipping_cost",
+        "shipping_tax_amount",
+        "tax_total",
+        "prices_include_tax",
         "total",
         "currency",
         "shipping_address",
@@ -110,22 +127,70 @@ class OrderAdmin(admin.ModelAdmin):
         _run(self, request, queryset, services.order_mark_paid, "Paid")
 
 
-@admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
-    list_display = ["key", "user", "status", "response_status", "created_at"]
-    list_filter = ["status"]
-    search_fields = ["key", "user__email"]
-    readonly_fields = [
-        "user",
-        "key",
-        "request_hash",
-        "status",
-        "claim_token",
-        "response_status",
-        "response_body",
-        "created_at",
-        "locked_at",
-    ]
+# --------------------------------------------------------------------------- pricing rules
 
-    def has_add_permission(self, request) -> bool:
-        return False
+
+class _RuleAdmin(admin.ModelAdmin):
+    """Saves and deletes through the pricing services (the API's rules, same refusals)."""
+
+    def _saved(self, request, obj, form, change):
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        names = form.changed_data if change else list(form.cleaned_data)
+        data = {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
+        saved = self._saved(data, obj if change else None)
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        pass  # many-to-many values went through the service with the rest
+
+
+@admin.register(ShippingMethod)
+class ShippingMethodAdmin(_RuleAdmin):
+    list_display = ["code", "name", "price", "free_above", "countries", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "name"]
+
+    def _saved(self, data, obj):
+        return pricing_services.shipping_method_save(data=data, method=obj)
+
+    def delete_model(self, request, obj):
+        pricing_services.shipping_method_delete(method=obj)
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(_RuleAdmin):
+    list_display = ["country", "region", "rate", "applies_to_shipping", "name"]
+    list_filter = ["country", "applies_to_shipping"]
+    search_fields = ["country", "region", "name"]
+
+    def _saved(self, data, obj):
+        return pricing_services.tax_rate_save(data=data, rate=obj)
+
+    def delete_model(self, request, obj):
+        pricing_services.tax_rate_delete(rate=obj)
+
+
+@admin.register(Voucher)
+class VoucherAdmin(_RuleAdmin):
+    list_display = [
+        "code",
+        "kind",
+        "value",
+        "starts_at",
+        "ends_at",
+        "used_count",
+        "usage_limit",
+        "is_active",
+    ]
+    list_filter = ["kind", "is_active", "once_per_customer"]
+    search_fields = ["code"]
+    readonly_fields = ["used_count"]
+    filter_horizontal = ["categories", "products"]
+
+    def _saved(self, data, obj):
+        return pricing_services.voucher_save(data=data, voucher=obj)
+
+    def delete_model(self, request, obj):
+        pricing_services.voucher_delete(voucher=obj)

@@ -1,12 +1,19 @@
 """Input and output serializers of the orders app."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from orders.choices import OrderAction, OrderEventKind, PaymentMethod, PaymentStatus
+from orders.choices import (
+    OrderAction,
+    OrderEventKind,
+    PaymentMethod,
+    PaymentStatus,
+    order_allowed_actions,
+)
+from orders.errors import PaymentMethodUnavailable
 from orders.models import Order, OrderEvent, OrderItem
 from orders.openapi import OrderStatusField
-from orders.services import order_allowed_actions
 from users.countries import validate_country_code
 from users.models import phone_validator
 
@@ -53,10 +60,43 @@ class OrderCreateSerializer(serializers.Serializer):
     billing_address_id = serializers.IntegerField(
         required=False, min_value=1, help_text="An id from the caller's address book."
     )
-    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    payment_method = serializers.ChoiceField(
+        choices=PaymentMethod.choices,
+        help_text="`card` is paid online (POST `orders/{id}/payments/`); it is refused with "
+        "400 `payment_method_unavailable` while card payments are off (no Stripe key). "
+        "Staff record the other methods by hand.",
+    )
     note = serializers.CharField(
         max_length=1000, required=False, allow_blank=True, default="", help_text="For the shop."
     )
+    email = serializers.EmailField(
+        required=False,
+        help_text="Guest checkout (no Bearer token): required, where the confirmation and "
+        "the order's link go. Ignored for a signed-in caller (the account's email is used).",
+    )
+    shipping_method = serializers.CharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        help_text="A shipping method's `code` (`GET shipping-methods/?country=..`). Omitted: "
+        "the cheapest method serving the destination. 400 `shipping_unavailable` on "
+        "`shipping_method` when none serves it or the one named does not. With no method "
+        "configured at all, the flat rate (`standard`) applies.",
+    )
+    voucher_code = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Case-insensitive. Refusals are 400 on `voucher_code` with codes "
+        "`voucher_invalid` (unknown, inactive, or applies to nothing in the cart), "
+        "`voucher_not_started`, `voucher_expired`, `voucher_min_subtotal`, "
+        "`voucher_used_up`, `voucher_already_used`.",
+    )
+
+    def validate_payment_method(self, value: str) -> str:
+        if value == PaymentMethod.CARD and not settings.STRIPE_SECRET_KEY:
+            raise PaymentMethodUnavailable()
+        return value
 
     def validate(self, attrs):
         for kind in ("shipping", "billing"):
@@ -72,11 +112,43 @@ class OrderCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class CheckoutPreviewSerializer(OrderCreateSerializer):
+    """The body of POST orders/, with ``payment_method`` optional."""
+
+    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False)
+
+
 class OrderItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = OrderItem
-        fields = ["id", "product", "product_name", "sku", "unit_price", "quantity", "line_total"]
+        fields = [
+            "id",
+            "product",
+            "variant",
+            "product_name",
+            "variant_name",
+            "sku",
+            "unit_price",
+            "quantity",
+            "line_total",
+            "discount_amount",
+            "tax_rate",
+            "tax_amount",
+        ]
         read_only_fields = fields
+        extra_kwargs = {
+            "line_total": {"help_text": "unit_price x quantity, before the discount."},
+            "discount_amount": {"help_text": "This line's share of the voucher's discount."},
+            "tax_rate": {"help_text": "Percent, e.g. `19.00`."},
+            "tax_amount": {
+                "help_text": "Tax of `line_total - discount_amount`, half-up to the cent "
+                "(added to it, or contained in it when prices include tax)."
+            },
+            "variant_name": {
+                "help_text": 'The variant\'s name when ordered ("Red / M"; "" for none).'
+            },
+            "sku": {"help_text": "The variant's SKU when ordered."},
+        }
 
 
 ALLOWED_ACTIONS_HELP = (
@@ -87,12 +159,42 @@ ALLOWED_ACTIONS_HELP = (
 )
 
 
+class ShippingMethodRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class OrderPaymentSerializer(serializers.Serializer):
+    """One payment attempt of the order (rows of the payments app, read through the
+    ``payments`` reverse relation)."""
+
+    id = serializers.IntegerField(read_only=True)
+    provider = serializers.ChoiceField(choices=["manual", "stripe"], read_only=True)
+    status = serializers.ChoiceField(
+        choices=["pending", "succeeded", "failed", "cancelled", "mismatch"],
+        read_only=True,
+        help_text="`mismatch`: the provider reported an amount or currency that is not the "
+        "order's; the order was not marked paid and staff were told in its events.",
+    )
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
 class OrderSerializer(serializers.ModelSerializer):
     items = OrderItemSerializer(many=True, read_only=True)
+    payments = OrderPaymentSerializer(many=True, read_only=True)
     shipping_address = OrderAddressSerializer(read_only=True)
     billing_address = OrderAddressSerializer(read_only=True)
     status = OrderStatusField(read_only=True)
     allowed_actions = serializers.SerializerMethodField(help_text=ALLOWED_ACTIONS_HELP)
+    shipping_method = serializers.SerializerMethodField(
+        help_text="The method chosen at checkout (a snapshot); null for orders placed "
+        "before shipping methods existed."
+    )
+    voucher_code = serializers.SerializerMethodField(help_text="The voucher used, or null.")
+    is_guest = serializers.BooleanField(
+        read_only=True, help_text="Placed without an account (read with its guest token)."
+    )
 
     class Meta:
         model = Order
@@ -104,9 +206,20 @@ class OrderSerializer(serializers.ModelSerializer):
             "payment_method",
             "items",
             "subtotal",
+            "discount_total",
+            "shipping_method",
             "shipping_cost",
+            "shipping_tax_amount",
+            "tax_total",
             "total",
+            "prices_include_tax",
             "currency",
+            "voucher_code",
+            "email",
+            "is_guest",
+            "payments",
+            "amount_paid",
+            "amount_refunded",
             "shipping_address",
             "billing_address",
             "note",
@@ -116,11 +229,94 @@ class OrderSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "total": {
+                "help_text": "subtotal - discount_total + shipping_cost + tax_total; when "
+                "`prices_include_tax`, subtotal - discount_total + shipping_cost (the tax "
+                "is inside those amounts)."
+            },
+            "discount_total": {"help_text": "The sum of the lines' `discount_amount`."},
+            "tax_total": {"help_text": "The lines' `tax_amount` plus `shipping_tax_amount`."},
+            "shipping_tax_amount": {"help_text": "Tax on shipping (rates that apply to it)."},
+            "prices_include_tax": {
+                "help_text": "Whether the amounts include tax (NEXUS_PRICES_INCLUDE_TAX when "
+                "the order was placed)."
+            },
+            "email": {"help_text": "Where the order's emails go."},
+        }
+
+    @extend_schema_field(ShippingMethodRefSerializer(allow_null=True))
+    def get_shipping_method(self, order: Order) -> dict | None:
+        if not order.shipping_method_code:
+            return None
+        return {"code": order.shipping_method_code, "name": order.shipping_method_name}
+
+    def get_voucher_code(self, order: Order) -> str | None:
+        return order.voucher_code or None
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(OrderAction.choices)))
     def get_allowed_actions(self, order: Order) -> list[str]:
         request = self.context.get("request")
-        return order_allowed_actions(order=order, user=getattr(request, "user", None))
+        return order_allowed_actions(
+            order=order,
+            user=getattr(request, "user", None),
+            guest=bool(self.context.get("guest")),
+        )
+
+
+class GuestOrderCreatedSerializer(OrderSerializer):
+    """The 201 of a guest checkout: the order plus its secret, shown this once."""
+
+    guest_token = serializers.SerializerMethodField(
+        help_text="The secret of this guest order (shown once; only its hash is stored): "
+        "`GET orders/guest/{guest_token}/`, `POST orders/guest/{guest_token}/cancel/`. "
+        "Also in the confirmation email's link."
+    )
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "guest_token"]
+        read_only_fields = fields
+
+    def get_guest_token(self, order: Order) -> str | None:
+        return self.context.get("guest_token")
+
+
+class PreviewLineSerializer(serializers.Serializer):
+    variant = serializers.IntegerField(source="line.variant_id")
+    product = serializers.IntegerField(source="line.product_id")
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, source="line.unit_price")
+    quantity = serializers.IntegerField(source="line.quantity")
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discount_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2)
+    tax_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class PreviewWarningSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="Cart warning codes: `product_inactive`, `out_of_stock`, "
+        "`insufficient_stock` (placing now would be refused), `price_changed` (priced at "
+        "the current price), `quantity_capped`."
+    )
+    item_id = serializers.IntegerField(allow_null=True)
+    message = serializers.CharField()
+
+
+class CheckoutPreviewResponseSerializer(serializers.Serializer):
+    """What placing the order now would charge (orders/pricing.py); nothing is written."""
+
+    items = PreviewLineSerializer(many=True, source="lines")
+    subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discount_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    shipping_method = ShippingMethodRefSerializer()
+    shipping_cost = serializers.DecimalField(max_digits=12, decimal_places=2)
+    shipping_tax_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    tax_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    prices_include_tax = serializers.BooleanField()
+    currency = serializers.CharField()
+    voucher_code = serializers.CharField(allow_null=True)
+    warnings = PreviewWarningSerializer(many=True)
 
 
 class OrderCancelSerializer(serializers.Serializer):
@@ -141,9 +337,15 @@ class OrderStatusChangeSerializer(serializers.Serializer):
 
 class OrderPaymentChangeSerializer(serializers.Serializer):
     payment_status = serializers.ChoiceField(
-        choices=[(s.value, s.label) for s in PaymentStatus if s != PaymentStatus.UNPAID],
-        help_text="Allowed: unpaid -> paid|failed, failed -> paid, paid -> refunded; a "
-        "cancelled order cannot be paid. Anything else: 409 `invalid_transition`.",
+        choices=[
+            (s.value, s.label)
+            for s in PaymentStatus
+            if s not in (PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_REFUNDED)
+        ],
+        help_text="Allowed: unpaid -> paid|failed, failed -> paid, paid|partially_refunded -> "
+        "refunded; a cancelled order cannot be paid. Anything else: 409 `invalid_transition`. "
+        "This records what staff did by hand (bank transfer, cash on delivery): money is not "
+        "moved. Refunds that give money back are POST `orders/{id}/refunds/`.",
     )
     reference = serializers.CharField(
         max_length=100,

@@ -1,24 +1,51 @@
 """Order endpoints: checkout (idempotent), the caller's orders, cancellation, history, and
 staff status and payment changes. Thin: validate, call a service or selector, serialize."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from nexus.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from orders import selectors, services
 from orders.filters import OrderFilter
-from orders.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from orders.models import Order
 from orders.permissions import IsStaffForObject
 from orders.serializers import (
+    CheckoutPreviewResponseSerializer,
+    CheckoutPreviewSerializer,
+    GuestOrderCreatedSerializer,
     OrderCancelSerializer,
     OrderCreateSerializer,
     OrderEventSerializer,
     OrderPaymentChangeSerializer,
     OrderSerializer,
     OrderStatusChangeSerializer,
+)
+from orders.throttles import GuestCheckoutRateThrottle, GuestOrderRateThrottle
+
+CART_TOKEN_HEADER = "X-Cart-Token"
+CART_TOKEN_PARAMETER = OpenApiParameter(
+    CART_TOKEN_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Guest checkout (no Bearer token): the guest cart's token. An unknown or "
+    "missing token is an empty cart (409 `cart_empty`). Ignored when signed in.",
+)
+_GUEST_TOKEN = OpenApiParameter(
+    "guest_token",
+    str,
+    OpenApiParameter.PATH,
+    description="The secret from the guest checkout's answer or its email. Unknown: 404.",
 )
 
 
@@ -49,7 +76,15 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_permissions(self):
         if self.action in ("set_status", "set_payment"):
             return [IsAuthenticated(), IsStaffForObject()]
+        if self.action == "create":
+            return [AllowAny()]  # guests check out too (X-Cart-Token + email)
         return super().get_permissions()
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "create":
+            throttles.append(GuestCheckoutRateThrottle())
+        return throttles
 
     def filter_queryset(self, queryset):
         if self.action != "list":
@@ -62,20 +97,48 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         request=OrderCreateSerializer,
-        responses={201: OrderSerializer},
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: OpenApiResponse(
+                GuestOrderCreatedSerializer,
+                description="The order. A guest checkout's answer also has `guest_token` "
+                "(null for a signed-in caller).",
+            )
+        },
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, CART_TOKEN_PARAMETER],
         description="Places an order from the caller's cart, all or nothing: stock is taken "
         "atomically, names, SKUs and prices are copied, both addresses are stored as "
-        "snapshots, the cart is emptied and a confirmation is emailed. 409 `cart_empty`; "
-        "409 `out_of_stock` with one entry in `errors` per short line (`product_id`, "
-        "`requested`, `available`). Shipping is a flat rate, free from a threshold up.",
+        "snapshots, the cart is emptied and a confirmation is emailed. Signed in (Bearer): "
+        "the user's cart. Guest (no Bearer): the guest cart of `X-Cart-Token`, `email` "
+        "required, `shipping_address` required (no address book); the answer carries "
+        "`guest_token` once; throttled per client address (scope `guest_checkout`). "
+        "Amounts come from the same pricing as `checkout/preview/` (shipping method, "
+        "voucher, tax; see the fields). 409 `cart_empty`; 409 `out_of_stock` with one "
+        "entry in `errors` per short line (`variant_id`, `product_id`, `requested`, "
+        "`available`); 400 `shipping_unavailable`; 400 `voucher_invalid`, "
+        "`voucher_not_started`, `voucher_expired`, `voucher_min_subtotal`, "
+        "`voucher_used_up`, `voucher_already_used`; 400 `order_total_too_large`.",
     )
     @idempotent
     def create(self, request):
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        order = services.order_place(user=request.user, **serializer.validated_data)
-        return self._order_response(order, status.HTTP_201_CREATED)
+        data = dict(serializer.validated_data)
+        if request.user.is_authenticated:
+            data.pop("email", None)
+            order = services.order_place(user=request.user, **data)
+            return Response(
+                self.get_serializer(selectors.order_as_placed(order)).data,
+                status=status.HTTP_201_CREATED,
+            )
+        order = services.order_place(
+            user=None, cart_token=request.headers.get(CART_TOKEN_HEADER, "").strip(), **data
+        )
+        shaped = selectors.order_as_placed(order)
+        context = {**self.get_serializer_context(), "guest": True, "guest_token": order.guest_token}
+        return Response(
+            GuestOrderCreatedSerializer(shaped, context=context).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(
         request=OrderCancelSerializer,
@@ -132,3 +195,94 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         queryset = selectors.order_events(order=order)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(OrderEventSerializer(page, many=True).data)
+
+
+# --------------------------------------------------------------------------- guests
+
+
+class _GuestOrderView(APIView):
+    """A guest order, found by its secret token (404 for any other token)."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [GuestOrderRateThrottle]
+
+    def order(self, guest_token: str) -> Order:
+        order = selectors.order_for_guest_token(token=guest_token)
+        if order is None:
+            raise NotFound("No such order.")
+        return order
+
+    def respond(self, order: Order) -> Response:
+        order = selectors.order_queryset().get(pk=order.pk)
+        data = OrderSerializer(order, context={"request": self.request, "guest": True}).data
+        return Response(data)
+
+
+class GuestOrderDetailView(_GuestOrderView):
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_guest_retrieve",
+        parameters=[_GUEST_TOKEN],
+        responses={200: OrderSerializer},
+        description="A guest order by its token (throttled per client address, scope "
+        "`guest_order`). `allowed_actions` lists `cancel` while it may be cancelled.",
+    )
+    def get(self, request, guest_token: str):
+        return self.respond(self.order(guest_token))
+
+
+class GuestOrderCancelView(_GuestOrderView):
+    problem_statuses = {"post": {409}}
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="orders_guest_cancel",
+        parameters=[_GUEST_TOKEN],
+        request=OrderCancelSerializer,
+        responses={200: OrderSerializer},
+        description="The owner's cancel for a guest order: while `pending` or `processing`; "
+        "the stock and the voucher's use go back. Otherwise 409 `invalid_transition`.",
+    )
+    def post(self, request, guest_token: str):
+        order = self.order(guest_token)
+        serializer = OrderCancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        note = serializer.validated_data.get("note") or "Cancelled by the guest customer."
+        return self.respond(services.order_cancel(order=order, actor=None, note=note))
+
+
+# --------------------------------------------------------------------------- preview
+
+
+class CheckoutPreviewView(APIView):
+    permission_classes = [AllowAny]
+    problem_statuses = {"post": {409}}
+
+    def get_throttles(self):
+        return [*super().get_throttles(), GuestCheckoutRateThrottle()]
+
+    @extend_schema(
+        tags=["orders"],
+        operation_id="checkout_preview",
+        request=CheckoutPreviewSerializer,
+        responses={200: CheckoutPreviewResponseSerializer},
+        parameters=[CART_TOKEN_PARAMETER],
+        description="What POST `orders/` with this body would charge now (the same pricing "
+        "function), without writing anything: Bearer for the user's cart, or a guest's "
+        "`X-Cart-Token`. Lines that could not be ordered now are priced and reported in "
+        "`warnings`. Same refusals as POST `orders/` except stock: 409 `cart_empty`, 400 "
+        "`shipping_unavailable`, 400 `voucher_*`, 400 for addresses. `once_per_customer` "
+        "is checked for the account, or for a guest's `email` when given.",
+    )
+    def post(self, request):
+        serializer = CheckoutPreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if request.user.is_authenticated:
+            data.pop("email", None)
+            quote = services.order_preview(user=request.user, **data)
+        else:
+            quote = services.order_preview(
+                user=None, cart_token=request.headers.get(CART_TOKEN_HEADER, "").strip(), **data
+            )
+        return Response(CheckoutPreviewResponseSerializer(quote).data)

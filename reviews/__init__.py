@@ -1,2 +1,3 @@
 """Reviews: verified-purchase ratings with moderation, votes and reports. Depends on
-`orders` (who bought what) and `catalog` (the product's rating aggregates)."""
+`orders` (who bought what: ``orders.selectors``), `catalog` (the product's rating
+aggregates) and `nexus` (``Idempotency-Key`` on create)."""

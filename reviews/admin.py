@@ -1,9 +1,9 @@
 """Django admin for reviews: read-only records; approve, reject and delete go through the
 same services as the API, so the product aggregates follow every change."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from nexus.exceptions import DomainError
+from nexus.admin import admin_run_per_row
 from reviews import services
 from reviews.choices import ReviewStatus
 from reviews.models import Review, ReviewReport
@@ -21,18 +21,16 @@ class ReviewReportInline(admin.TabularInline):
 
 
 def _moderate(modeladmin, request, queryset, decision: str) -> None:
-    done, refused = 0, []
-    for review in queryset.order_by("pk"):
-        try:
-            services.review_moderate(review=review, moderator=request.user, status=decision)
-        except DomainError as exc:
-            refused.append(f"Review {review.pk}: {exc.detail}")
-        else:
-            done += 1
-    if done:
-        modeladmin.message_user(request, f"{decision.capitalize()}: {done} review(s).")
-    for line in refused:
-        modeladmin.message_user(request, line, messages.ERROR)
+    admin_run_per_row(
+        modeladmin,
+        request,
+        queryset,
+        lambda review: services.review_moderate(
+            review=review, moderator=request.user, status=decision
+        ),
+        name=lambda review: f"Review {review.pk}",
+        done=f"{decision.capitalize()}: {{count}} review(s).",
+    )
 
 
 @admin.register(Review)

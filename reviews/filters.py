@@ -2,7 +2,9 @@
 
 import django_filters
 from django import forms
+from rest_framework import serializers
 
+from nexus.filters import IdFilter
 from reviews.choices import ReviewStatus
 from reviews.models import RATING_MAX, RATING_MIN, Review
 
@@ -13,13 +15,16 @@ class IntegerFilter(django_filters.Filter):
 
 class ReviewOrderingFilter(django_filters.OrderingFilter):
     def filter(self, qs, value):
+        if value and not all(value):
+            # ``ordering=,`` splits into empty terms, which no schema value allows.
+            raise serializers.ValidationError({"ordering": ["Empty sort term."]})
         qs = super().filter(qs, value)
         # A unique last key keeps pages stable when many reviews share a value.
         return qs.order_by(*qs.query.order_by, "-id") if value else qs
 
 
 class ReviewFilter(django_filters.FilterSet):
-    product = IntegerFilter(field_name="product_id", help_text="A product id.")
+    product = IdFilter(field_name="product_id", help_text="A product id.")
     rating = IntegerFilter(
         field_name="rating",
         min_value=RATING_MIN,

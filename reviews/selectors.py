@@ -1,21 +1,12 @@
-"""Reads of the reviews app: who bought what (from orders), which reviews a caller may
-see, and the approved-review aggregates of a product."""
+"""Reads of the reviews app: which reviews a caller may see, and the approved-review
+aggregates of a product. (Who bought what is orders': ``orders.selectors``.)"""
 
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from orders.choices import OrderStatus
-from orders.models import OrderItem
 from reviews.choices import ReviewStatus
 from reviews.models import RATING_MAX, RATING_MIN, Review
-
-
-def review_purchase_exists(*, user, product_id: int) -> bool:
-    """True when ``user`` has a delivered order with a line for the product."""
-    return OrderItem.objects.filter(
-        order__user=user, order__status=OrderStatus.DELIVERED, product_id=product_id
-    ).exists()
 
 
 def _shaped(queryset: QuerySet[Review]) -> QuerySet[Review]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from catalog.services import product_lock, product_rating_set
 from nexus.exceptions import FieldError
+from orders.selectors import order_delivered_purchase_exists
 from reviews import selectors
 from reviews.choices import HoldReason, ReportReason, ReviewStatus
 from reviews.errors import (
@@ -43,27 +44,27 @@ _LINK_RE = re.compile(
 
 
 def _require_purchase() -> bool:
-    return bool(getattr(settings, "NEXUS_REVIEWS_REQUIRE_PURCHASE", True))
+    return bool(settings.NEXUS_REVIEWS_REQUIRE_PURCHASE)
 
 
 def _require_moderation() -> bool:
-    return bool(getattr(settings, "NEXUS_REVIEWS_REQUIRE_MODERATION", False))
+    return bool(settings.NEXUS_REVIEWS_REQUIRE_MODERATION)
 
 
 def _reports_to_hide() -> int:
-    return int(getattr(settings, "NEXUS_REVIEWS_REPORTS_TO_HIDE", 3))
+    return int(settings.NEXUS_REVIEWS_REPORTS_TO_HIDE)
 
 
 def _max_links() -> int:
-    return int(getattr(settings, "NEXUS_REVIEWS_MAX_LINKS", 1))
+    return int(settings.NEXUS_REVIEWS_MAX_LINKS)
 
 
 def _duplicate_min_length() -> int:
-    return int(getattr(settings, "NEXUS_REVIEWS_DUPLICATE_MIN_LENGTH", 20))
+    return int(settings.NEXUS_REVIEWS_DUPLICATE_MIN_LENGTH)
 
 
 def _blocked_words() -> list[str]:
-    return [word.lower() for word in getattr(settings, "NEXUS_REVIEWS_BLOCKED_WORDS", ())]
+    return [word.lower() for word in settings.NEXUS_REVIEWS_BLOCKED_WORDS]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -140,7 +141,7 @@ def review_create(*, user, product_id: int, rating: int, comment: str, title: st
         raise FieldError("product", "does_not_exist", "No such product.")
     if Review.objects.filter(user=user, product_id=product_id).exists():
         raise AlreadyReviewed()
-    verified = selectors.review_purchase_exists(user=user, product_id=product_id)
+    verified = order_delivered_purchase_exists(user=user, product_id=product_id)
     if _require_purchase() and not verified:
         raise PurchaseRequired()
     fingerprint = comment_fingerprint(comment)
@@ -199,7 +200,7 @@ def review_update(
     if comment is not None:
         review.comment = comment
     review.comment_fingerprint = comment_fingerprint(review.comment)
-    review.verified_purchase = selectors.review_purchase_exists(
+    review.verified_purchase = order_delivered_purchase_exists(
         user=review.user, product_id=review.product_id
     )
     hold = review_content_hold_reason(

@@ -2,15 +2,16 @@
 one's own review, helpful votes, reports, and staff moderation. Thin: validate, call a
 service or selector, serialize."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from nexus.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_is_replay, idempotent
+from nexus.openapi import NO_BODY
 from nexus.permissions import IsStaff
-from orders.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_is_replay, idempotent
 from reviews import selectors, services
 from reviews.filters import ReviewFilter
 from reviews.models import Review
@@ -23,8 +24,6 @@ from reviews.serializers import (
     ReviewUpdateSerializer,
 )
 from reviews.throttles import ReviewCreateRateThrottle
-
-_NO_BODY = OpenApiResponse(description="No response body")
 
 
 @extend_schema_view(
@@ -139,7 +138,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return self._update(request, partial=True)
 
     @extend_schema(
-        responses={204: _NO_BODY},
+        responses={204: NO_BODY},
         description="The author deletes their review; staff may delete any review. "
         "Anyone else: 404.",
     )

@@ -63,10 +63,10 @@ def check_production(env_example: dict[str, str]) -> None:
     name = "docker-compose.production.yml"
     data = load_yaml(name)
     services = data.get("services", {})
-    for required in ("db", "redis", "app", "nginx"):
+    for required in ("db", "redis", "app", "nginx", "broker", "worker", "beat"):
         if required not in services:
             problem(f"{name}: no {required} service")
-    for svc in ("db", "redis", "app"):
+    for svc in ("db", "redis", "app", "broker", "worker", "beat"):
         if services.get(svc, {}).get("ports"):
             problem(f"{name}: {svc} publishes ports {services[svc]['ports']}")
     nginx_ports = {
@@ -90,6 +90,11 @@ def check_production(env_example: dict[str, str]) -> None:
         problem(f"{name}: app does not read env_file .env.prod")
     if not str(app.get("deploy", {}).get("replicas", "")):
         problem(f"{name}: app has no deploy.replicas")
+    for svc_name, svc in services.items():
+        deploy = svc.get("deploy") or {}
+        if "replicas" in deploy and deploy.get("mode") != "replicated":
+            # Compose's default, but podman-compose honours replicas only when it is spelled out.
+            problem(f"{name}: {svc_name} has deploy.replicas without deploy.mode: replicated")
     for key in ("NEXUS_NUM_PROXIES", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOWED_HOSTS"):
         if key not in env_items(app):
             problem(f"{name}: app does not set {key}")
@@ -97,6 +102,7 @@ def check_production(env_example: dict[str, str]) -> None:
         problem(f"{name}: db has no data volume")
     if "--requirepass" not in [str(a) for a in services.get("redis", {}).get("command", [])]:
         problem(f"{name}: redis has no password")
+    check_background_work(name, services, production=True)
 
     # The nginx image substitutes only variables set in its environment: a template variable
     # it does not set would reach nginx as a literal ${...}.
@@ -121,6 +127,31 @@ def check_production(env_example: dict[str, str]) -> None:
         problem(f"{name}: variables missing from .env.prod.example: {sorted(undocumented)}")
 
 
+def check_background_work(name: str, services: dict, *, production: bool) -> None:
+    """The broker never evicts and keeps an append-only file; workers and beat reach it."""
+    broker = [str(a) for a in services.get("broker", {}).get("command", [])]
+    joined = " ".join(broker)
+    if "--maxmemory-policy noeviction" not in joined:
+        problem(f"{name}: the broker Redis must run --maxmemory-policy noeviction")
+    if "--appendonly yes" not in joined:
+        problem(f"{name}: the broker Redis must run --appendonly yes")
+    if production and "--requirepass" not in broker:
+        problem(f"{name}: broker has no password")
+    for svc in ("app", "worker", "beat"):
+        url = env_items(services.get(svc, {})).get("CELERY_BROKER_URL", "")
+        if "@broker:" not in url and "//broker:" not in url:
+            problem(f"{name}: {svc} does not point CELERY_BROKER_URL at the broker service")
+    for svc, word in (("worker", "worker"), ("beat", "beat")):
+        service = services.get(svc, {})
+        command = [
+            str(a) for a in (service.get("entrypoint") or []) + (service.get("command") or [])
+        ]
+        if "celery" not in command or word not in command:
+            problem(f"{name}: {svc} does not run `celery ... {word}`")
+    if production and str(services.get("beat", {}).get("deploy", {}).get("replicas", "")) != "1":
+        problem(f"{name}: beat must run exactly one replica (deploy.replicas: 1)")
+
+
 def check_development() -> None:
     name = "docker-compose.yml"
     data = load_yaml(name)
@@ -137,6 +168,7 @@ def check_development() -> None:
         problem(f"{name}: db must be PostgreSQL 15+ (image {image!r})")
     if not str(services.get("redis", {}).get("image", "")).startswith("redis:7"):
         problem(f"{name}: redis must be Redis 7")
+    check_background_work(name, services, production=False)
 
 
 def check_env_example(env_example: dict[str, str]) -> None:

@@ -4,14 +4,16 @@
 #   deploy.sh init             first deployment: build, database, static files, TLS, start,
 #                              then the first superuser (interactively)
 #   deploy.sh update           back up, build, migrate, collect static, replace app replicas
-#                              without downtime
+#                              without downtime, then the Celery worker(s) and beat
 #   deploy.sh ssl DOMAIN       obtain (or renew) the Let's Encrypt certificate for DOMAIN
 #                              with certbot's webroot method, then reload Nginx
 #   deploy.sh renew            renew certificates that are due (run daily from cron)
-#   deploy.sh status           containers, health, readiness over HTTPS, latest backups
+#   deploy.sh status           containers, health, readiness over HTTPS, Celery workers,
+#                              queue length and outbox, latest backups
 #   deploy.sh backup           pg_dump -Fc into $BACKUP_HOST_DIR (default ./backups)
 #   deploy.sh restore FILE     verify FILE, back up the current database, then restore FILE
-#   deploy.sh logs [SERVICE]   follow the logs (all services, or one: app, nginx, db, redis)
+#   deploy.sh logs [SERVICE]   follow the logs (all services, or one: app, worker, beat,
+#                              nginx, db, redis, broker)
 #   deploy.sh help             this text
 #
 # Reads .env.prod (NEXUS_ENV_FILE to override) and refuses to run without it. Destructive
@@ -133,14 +135,15 @@ cmd_restore() {
     confirm "Replace the production database with $name? The app is stopped meanwhile" || die "aborted"
     log "safety backup of the current database first"
     compose run --rm -T backup backup >/dev/null
-    compose stop app
+    # Workers and beat write to the database too (outbox, scheduled jobs): stop them as well.
+    compose stop app worker beat
     if ! compose run --rm -T -e NEXUS_ASSUME_YES=1 backup restore "/backups/$name"; then
-        compose up -d --no-deps app
+        compose up -d --no-deps app worker beat
         die "restore failed; the database is unchanged (single transaction) and the app restarted"
     fi
     # An archive from an older release may predate some migrations.
     manage migrate --noinput
-    compose up -d --no-deps --wait app
+    compose up -d --no-deps --wait app worker beat
     compose exec nginx nginx -s reload
     log "restored $name"
 }
@@ -201,8 +204,8 @@ cmd_init() {
     chmod 700 "$(backup_dir)"
     log "building the image"
     compose build app
-    log "starting PostgreSQL and Redis"
-    compose up -d --wait db redis
+    log "starting PostgreSQL, Redis and the broker"
+    compose up -d --wait db redis broker
     log "applying migrations"
     manage migrate --noinput
     log "collecting static files into the shared volume"
@@ -230,9 +233,16 @@ cmd_update() {
     cmd_backup
     log "building the image"
     compose build app
+    compose up -d --wait --no-deps broker
     log "applying migrations (write them backwards compatible: old replicas still serve)"
     manage migrate --noinput
     manage collectstatic --noinput
+    # Workers and beat: SIGTERM is a warm shutdown (running tasks finish); queued tasks
+    # wait in the broker and unfinished ones are redelivered (acks_late).
+    log "replacing the Celery worker(s) and beat"
+    local workers
+    workers=$(env_value WORKER_REPLICAS)
+    compose up -d --no-deps --wait --scale worker="${workers:-1}" worker beat
     # Replace replicas without downtime: start the new ones beside the old, wait until they
     # are healthy, let Nginx see them, then stop the old ones gracefully.
     old_ids=$(compose ps -q app)
@@ -263,6 +273,11 @@ cmd_status() {
     printf '\ncertificate: '
     echo | openssl s_client -connect 127.0.0.1:443 -servername "$domain" 2>/dev/null \
         | openssl x509 -noout -enddate 2>/dev/null || printf 'unavailable'
+    printf '\nworkers: '
+    compose exec -T worker celery -A nexus inspect ping --timeout 5 2>/dev/null | grep -c 'pong' || printf 'NONE ANSWERING'
+    printf 'queued tasks: '
+    compose exec -T broker redis-cli llen celery 2>/dev/null || printf 'broker unavailable\n'
+    compose exec -T worker python manage.py outbox_status 2>/dev/null || printf 'outbox: unavailable\n'
     printf '\nlatest backups:\n'
     find "$(backup_dir)" -maxdepth 1 -name 'nexus-*.dump' -printf '  %TY-%Tm-%Td %TH:%TM  %s bytes  %f\n' 2>/dev/null \
         | sort -r | head -n 5
@@ -290,4 +305,7 @@ main() {
     esac
 }
 
-main "$@"
+# Sourced (scripts/container_check.sh runs deploy.sh's own steps one by one): define only.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi

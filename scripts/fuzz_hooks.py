@@ -85,6 +85,7 @@ def mint_tokens(role: str, path: str, pool_size: int) -> None:
     throwaways = user_model.objects.bulk_create(
         user_model(
             email=f"fuzz-{role}-{tag}-{index}@example.com",
+            email_normalized=f"fuzz-{role}-{tag}-{index}@example.com",  # bulk_create skips save()
             username=f"fuzz-{role}-{tag}-{index}",
             password=unusable,
             **flags,

@@ -165,6 +165,8 @@ export GUNICORN_WORKERS=2
 export GUNICORN_ACCESS_LOG=$WORK/gunicorn-access.log
 export GUNICORN_ERROR_LOG=$WORK/gunicorn-error.log
 export GUNICORN_GRACEFUL_TIMEOUT=10
+export NEXUS_ENV_FILE=''  # never a stray .env
+export NEXUS_METRICS_TOKEN="stack-check-metrics-$$"
 export DATABASE_URL REDIS_URL
 
 "$PYTHON" manage.py migrate --noinput >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; fatal "migrate failed"; }
@@ -344,7 +346,7 @@ check "failed login through nginx -> 401" expect_status xff "$code" 401
 addresses=$(psql "$DATABASE_URL" -qAtc "SELECT key FROM users_loginfailure WHERE key LIKE 'address:%'" 2>/dev/null || true)
 check "Django recorded the client address 127.0.0.2 (X-Forwarded-For, NUM_PROXIES=1)" grep -q '127\.0\.0\.2' <<<"$addresses"
 check "a forged X-Forwarded-For from the client is ignored" bash -c "! grep -q '203\.0\.113\.66' <<<\"\$1\"" _ "$addresses"
-psql "$DATABASE_URL" -qc "DELETE FROM users_loginfailure WHERE key IN ('address:127.0.0.2', 'account:$probe_email')" >/dev/null 2>&1 || true
+psql "$DATABASE_URL" -qc "DELETE FROM users_loginfailure WHERE key IN ('address:127.0.0.2', 'email:$probe_email')" >/dev/null 2>&1 || true
 check "Gunicorn access log carries the forwarded address and request id" \
     grep -q 'xff="127.0.0.2".*rid=[0-9a-f]' "$WORK/gunicorn-access.log"
 check "nginx and Gunicorn log the same request id" \
@@ -358,10 +360,18 @@ check "compressed JSON decodes" bash -c 'gzip -dc "$1" | "$2" -c "import json, s
 step "request body limit (client_max_body_size = Django's 6 MB)"
 head -c $((7 * 1024 * 1024)) /dev/zero >"$WORK/big.bin"
 head -c $((5 * 1024 * 1024)) /dev/zero >"$WORK/ok.bin"
-code=$(fetch toolarge -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/big.bin" "$BASE/api/v1/users/profile/")
+ORIGIN=https://frontend.example
+# cors NAME: nginx's own error answer lets the browser app read it (origin echoed, Retry-After
+# and X-Request-ID exposed), once each.
+cors() {
+    [[ $(header "$1" access-control-allow-origin) == "$ORIGIN" && $(header_count "$1" access-control-allow-origin) == 1 ]] \
+        && grep -qi '^access-control-expose-headers: .*retry-after' "$WORK/$1.h"
+}
+code=$(fetch toolarge -X POST -H "Origin: $ORIGIN" -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/big.bin" "$BASE/api/v1/users/profile/")
 check "7 MB body -> 413 from nginx" expect_status toolarge "$code" 413
 check "413 is problem+json" grep -q '"status":413' "$WORK/toolarge.b"
 check "413: security headers once each" headers_once toolarge
+check "413 from nginx carries CORS headers for the browser app" cors toolarge
 # To an endpoint that reads the whole body (a 401 sent before reading it races the upload and
 # can surface as 502), from its own address so the auth rate limit below starts fresh.
 code=$(fetch okbody --interface 127.0.0.3 -X POST -H 'Content-Type: application/json' --data-binary "@$WORK/ok.bin" "$BASE/api/v1/auth/login/")
@@ -371,7 +381,7 @@ check "5 MB body passes nginx and reaches Django (answer $code, from Django)" \
 step "rate limit on the auth endpoints"
 codes=()
 for ((i = 0; i < 25; i++)); do
-    codes+=("$(fetch burst -H 'Content-Type: application/json' --data '{}' "$BASE/api/v1/auth/login/")")
+    codes+=("$(fetch burst -H "Origin: $ORIGIN" -H 'Content-Type: application/json' --data '{}' "$BASE/api/v1/auth/login/")")
     [[ ${codes[-1]} == 429 ]] && break
 done
 info "login burst: ${codes[*]}"
@@ -379,6 +389,7 @@ check "login burst -> 429" test "${codes[-1]}" = 429
 check "the 429 comes from nginx before Django's throttle (no X-Request-ID)" test "$(header_count burst x-request-id)" = 0
 check "429 is problem+json with Retry-After" bash -c 'grep -q "\"status\":429" "$1" && grep -qi "^retry-after: 60" "$2"' _ "$WORK/burst.b" "$WORK/burst.h"
 check "429: security headers once each" headers_once burst
+check "429 from nginx carries CORS headers for the browser app" cors burst
 for path in register password/reset; do
     for ((i = 0; i < 25; i++)); do
         code=$(fetch burst2 -H 'Content-Type: application/json' --data '{}' "$BASE/api/v1/auth/$path/")
@@ -391,8 +402,84 @@ for ((i = 0; i < 60; i++)); do
     [[ $code == 429 ]] && break
 done
 check "/api/v1/auth/token/refresh/ limited -> 429" expect_status burst3 "$code" 429
-code=$(fetch notlimited "$BASE/health/")
+code=$(fetch notlimited -H "Origin: $ORIGIN" "$BASE/health/")
 check "other paths unaffected by the auth limit" expect_status notlimited "$code" 200
+check "proxied answers keep Django's CORS policy (origin not allowed: no CORS header)" \
+    test "$(header_count notlimited access-control-allow-origin)" = 0
+code=$(fetch metrics "$BASE/metrics")
+check "/metrics is not served through the public server -> 404" expect_status metrics "$code" 404
+check "/metrics 404 comes from nginx (no X-Request-ID)" test "$(header_count metrics x-request-id)" = 0
+metrics_direct() {
+    curl -fsS --max-time 10 -H "Host: $DOMAIN" -H "X-Forwarded-Proto: https" \
+        -H "Authorization: Bearer $NEXUS_METRICS_TOKEN" "http://127.0.0.1:$APP_PORT/metrics" >"$WORK/metrics.txt" \
+        && grep -q '^nexus_http_requests_total{' "$WORK/metrics.txt" \
+        && grep -q '^nexus_db_query_duration_seconds_count' "$WORK/metrics.txt"
+}
+check "operators scrape /metrics from Gunicorn with the token (all workers' requests and queries)" metrics_direct
+
+step "rate limit on the admin login"
+# From its own address, so the auth limit above does not count. Django answers these
+# POSTs 403 (no CSRF token) until nginx's limit (5/min, burst 5) answers 429.
+codes=()
+for ((i = 0; i < 20; i++)); do
+    codes+=("$(fetch adminburst --interface 127.0.0.4 -X POST --data 'username=a%40b.test&password=wrong' "$BASE/admin/login/")")
+    [[ ${codes[-1]} == 429 ]] && break
+done
+info "admin login burst: ${codes[*]}"
+check "admin login POST burst -> 429" test "${codes[-1]}" = 429
+check "the admin 429 comes from nginx (no X-Request-ID), as problem+json" \
+    bash -c '[[ $1 == 0 ]] && grep -q "\"status\":429" "$2"' _ "$(header_count adminburst x-request-id)" "$WORK/adminburst.b"
+code=$(fetch adminform --interface 127.0.0.4 "$BASE/admin/login/")
+check "showing the admin login form is not limited (GET -> 200)" expect_status adminform "$code" 200
+
+step "malformed requests get problem+json, never an HTML error page"
+# raw_request NAME BYTES: send BYTES over TLS; status line and headers to NAME.h, body to NAME.b.
+raw_request() {
+    "$PYTHON" - "$HTTPS_PORT" "$DOMAIN" "$WORK/$1" "$2" <<'PY'
+import socket, ssl, sys
+port, domain, out, raw = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+raw = raw.replace("{HOST}", domain).encode("latin-1").decode("unicode_escape").encode("latin-1")
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with context.wrap_socket(sock, server_hostname=domain) as tls:
+        tls.sendall(raw)
+        data = b""
+        try:
+            while chunk := tls.recv(65536):
+                data += chunk
+        except (ssl.SSLError, ConnectionError):  # nginx may close without close_notify
+            pass
+head, _, body = data.partition(b"\r\n\r\n")
+open(out + ".h", "wb").write(head + b"\r\n")
+open(out + ".b", "wb").write(body)
+print(head.split(b" ")[1].decode() if b" " in head else "000")
+PY
+}
+# problem_or_ok NAME STATUS: a problem+json error, or a proxied success (nginx dropped the bad part).
+problem_or_ok() {
+    local type
+    type=$(grep -i '^content-type:' "$WORK/$1.h" | tr -d '\r' | cut -d' ' -f2-)
+    [[ $type == application/problem+json* || ($2 == 200 && $type == application/json*) ]] \
+        || { info "$1: status $2, content-type '$type'"; return 1; }
+}
+code=$(raw_request badline 'GET /he llo/ HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n')
+check "invalid request line -> $code problem+json" bash -c '[[ $1 == 400 ]] && grep -qi "^content-type: application/problem+json" "$3" && grep -q "\"code\":\"bad_request\"" "$2"' _ "$code" "$WORK/badline.b" "$WORK/badline.h"
+code=$(raw_request badvalue 'GET /health/ HTTP/1.1\r\nHost: {HOST}\r\nX-Odd: a\x01b\r\nConnection: close\r\n\r\n')
+check "control character in a header value -> $code, JSON" problem_or_ok badvalue "$code"
+code=$(raw_request badname 'GET /health/ HTTP/1.1\r\nHost: {HOST}\r\nBad(Name): x\r\nConnection: close\r\n\r\n')
+check "invalid header name -> $code, JSON" problem_or_ok badname "$code"
+code=$(raw_request badfold 'GET /health/ HTTP/1.1\r\nHost: {HOST}\r\nX-Fold: a\r\n b\r\nConnection: close\r\n\r\n')
+check "obsolete header folding -> $code, JSON" problem_or_ok badfold "$code"
+longuri=$(head -c 20000 /dev/zero | tr '\0' a)
+code=$(fetch longuri --http1.1 "$BASE/api/v1/products/?q=$longuri")
+check "URI too long -> $code problem+json" bash -c '[[ $1 == 414 ]] && grep -q "\"status\":414" "$2"' _ "$code" "$WORK/longuri.b"
+bigheader=$(head -c 20000 /dev/zero | tr '\0' a)
+code=$(fetch bigheader --http1.1 -H "X-Big: $bigheader" "$BASE/health/")
+check "headers too large -> $code problem+json" bash -c '[[ $1 == 431 ]] && grep -q "\"status\":431" "$2"' _ "$code" "$WORK/bigheader.b"
+check "414 and 431 are typed application/problem+json" bash -c 'grep -qi "^content-type: application/problem+json" "$1" && grep -qi "^content-type: application/problem+json" "$2"' _ "$WORK/longuri.h" "$WORK/bigheader.h"
+check "400s: security headers once each" headers_once badline
 
 step "graceful shutdown and upstream failure"
 kill -TERM "$GUNICORN_PID"
@@ -405,9 +492,10 @@ rc=0
 wait "$GUNICORN_PID" || rc=$?
 check "Gunicorn stops cleanly on SIGTERM (exit $rc)" test "$stopped$rc" = 10
 GUNICORN_PID=""
-code=$(fetch down "$BASE/api/v1/schema/")
+code=$(fetch down -H "Origin: $ORIGIN" "$BASE/api/v1/schema/")
 check "app down -> 503 problem+json from nginx" bash -c '[[ $1 == 503 ]] && grep -q "\"code\":\"service_unavailable\"" "$2"' _ "$code" "$WORK/down.b"
 check "503: security headers once each" headers_once down
+check "503 from nginx carries CORS headers for the browser app" cors down
 
 # ----------------------------------------------------------------------------------------
 step "backup and restore drill"
@@ -489,7 +577,8 @@ for script in scripts/*.sh; do
     check "bash -n $script" bash -n "$script"
 done
 if command -v shellcheck >/dev/null; then
-    check "shellcheck scripts/*.sh scripts/drills/*.sh" shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/drills/*.sh
+    check "shellcheck scripts/*.sh scripts/drills/*.sh scripts/containers/*.sh" \
+        shellcheck -x -P SCRIPTDIR scripts/*.sh scripts/drills/*.sh scripts/containers/*.sh
 else
     info "shellcheck not installed: skipped"
 fi

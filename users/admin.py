@@ -3,7 +3,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from users.models import Address, LoginFailure, User
+from users.forms import AdminLoginForm, UserAdminChangeForm, UserAdminCreationForm
+from users.models import Address, LoginFailure, RevokedSession, User
+
+# /admin/login/ checks passwords through the API's lockout (users.services.credentials_verify).
+admin.site.login_form = AdminLoginForm
 
 
 class AddressInline(admin.StackedInline):
@@ -13,6 +17,8 @@ class AddressInline(admin.StackedInline):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserAdminChangeForm
+    add_form = UserAdminCreationForm
     ordering = ["-date_joined"]
     list_display = [
         "email",
@@ -65,3 +71,12 @@ class LoginFailureAdmin(admin.ModelAdmin):
     list_display = ["key", "failures", "window_started_at", "locked_until"]
     search_fields = ["key"]
     readonly_fields = ["key", "failures", "window_started_at"]
+
+
+@admin.register(RevokedSession)
+class RevokedSessionAdmin(admin.ModelAdmin):
+    """Sessions ended for refresh-token reuse (read-only: the API writes them)."""
+
+    list_display = ["sid", "expires_at"]
+    search_fields = ["sid"]
+    readonly_fields = ["sid", "expires_at"]

@@ -1,6 +1,8 @@
 """Users (email login, derived role), their address book, and the auth bookkeeping tables
 (revoked access tokens, login failure counters)."""
 
+import unicodedata
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
@@ -11,6 +13,17 @@ from users.choices import Role
 phone_validator = RegexValidator(
     r"^\+?[0-9 ()\-]{6,20}$", "Enter a phone number: digits, spaces, +, -, ( )."
 )
+
+
+def email_key(email: str) -> str:
+    """The one identity of an email address: NFKC-normalised, then case-folded.
+
+    ``\\u017fara@x.test`` (long s) and ``SARA@x.test`` both become ``sara@x.test``, so
+    they name one account. Every lookup by email and the unique constraint use this key,
+    never ``iexact`` (PostgreSQL folds dotless ``\\u0131`` to ``I`` and Python does not:
+    the database and the lockout disagreed on who an address was).
+    """
+    return unicodedata.normalize("NFKC", email.strip()).casefold()
 
 
 class NexusUserManager(UserManager):
@@ -24,7 +37,11 @@ class NexusUserManager(UserManager):
         email = self.normalize_email(email).lower()
         if not username:
             username = email
-        return super()._create_user(username, email, password, **extra_fields)
+        user = super()._create_user(username, email, password, **extra_fields)
+        from users.roles import staff_group_join
+
+        staff_group_join(user)  # an account created as staff gets the staff role
+        return user
 
     def create_user(self, email=None, password=None, username=None, **extra_fields):
         extra_fields.setdefault("is_staff", False)
@@ -39,11 +56,13 @@ class NexusUserManager(UserManager):
         return self._create_user(username, email, password, **extra_fields)
 
     def get_by_natural_key(self, username):
-        return self.get(email__iexact=username)
+        return self.get(email_normalized=email_key(username or ""))
 
 
 class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
+    # email_key(email): the identity lookups and the unique constraint use (save() sets it).
+    email_normalized = models.CharField(max_length=254, unique=True, editable=False)
     phone_number = models.CharField(max_length=20, blank=True, validators=[phone_validator])
     # Bumped to revoke every token of the user at once (logout-all, password change/reset).
     token_version = models.PositiveIntegerField(default=0, editable=False)
@@ -57,7 +76,17 @@ class User(AbstractUser):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="users_user_email_ci_unique"),
+            models.UniqueConstraint(Lower("username"), name="users_user_username_ci_unique"),
         ]
+
+    def save(self, *args, **kwargs):
+        # Derived, never edited: kept in step with email on every save, including the
+        # admin's forms and createsuperuser (update_fields naming email includes it too).
+        self.email_normalized = email_key(self.email or "")
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_normalized"}
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.email
@@ -134,8 +163,20 @@ class RevokedAccessToken(models.Model):
         return self.jti
 
 
+class RevokedSession(models.Model):
+    """A login session (the ``sid`` claim every token rotated from one login shares) ended
+    because one of its refresh tokens was used twice: every token of it is refused."""
+
+    sid = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.sid
+
+
 class LoginFailure(models.Model):
-    """Failed logins counted per key (``account:<email>`` or ``address:<ip>``) in a window."""
+    """Login attempts counted per key in a window: ``account:<user id>`` for an existing
+    account, ``email:<email key>`` for an unknown one, ``address:<ip>`` per client."""
 
     key = models.CharField(max_length=300, unique=True)
     failures = models.PositiveIntegerField(default=0)

@@ -1,9 +1,11 @@
-"""Throttle scopes for the auth endpoints (per client address, in the cache)."""
+"""Throttle scopes for the auth endpoints (per client address, atomic counters in the cache)."""
 
 from rest_framework.throttling import AnonRateThrottle
 
+from nexus.throttles import AtomicRateThrottleMixin
 
-class AuthRateThrottle(AnonRateThrottle):
+
+class AuthRateThrottle(AtomicRateThrottleMixin, AnonRateThrottle):
     """Per-address limit on register/login/refresh, whether or not a token is sent."""
 
     scope = "auth"

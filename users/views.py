@@ -1,12 +1,13 @@
 """Auth, profile and address-book endpoints (thin: validate, call a service, serialize)."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from nexus.openapi import NO_BODY
 from users import services, tokens
 from users.models import Address
 from users.serializers import (
@@ -22,10 +23,6 @@ from users.serializers import (
     UserSerializer,
 )
 from users.throttles import AuthRateThrottle, PasswordResetRateThrottle
-
-_NO_BODY = OpenApiResponse(description="No response body")
-# JSON only (API.md): with form parsers, "0" or "on" would pass for booleans and the schema
-# would list multipart bodies nobody should send.
 
 
 def _auth_response(user, pair: dict[str, str], status_code: int) -> Response:
@@ -72,6 +69,7 @@ class LoginView(_PublicAuthView):
             email=serializer.validated_data["email"],
             password=serializer.validated_data["password"],
             address=BaseThrottle().get_ident(request),
+            cart_token=serializer.validated_data.get("cart_token"),
         )
         return _auth_response(user, pair, status.HTTP_200_OK)
 
@@ -88,7 +86,7 @@ class TokenRefreshView(_PublicAuthView):
 class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(tags=["auth"], request=RefreshSerializer, responses={204: _NO_BODY})
+    @extend_schema(tags=["auth"], request=RefreshSerializer, responses={204: NO_BODY})
     def post(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -103,7 +101,7 @@ class LogoutView(APIView):
 class LogoutAllView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(tags=["auth"], request=None, responses={204: _NO_BODY})
+    @extend_schema(tags=["auth"], request=None, responses={204: NO_BODY})
     def post(self, request):
         tokens.tokens_revoke_all(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -129,7 +127,16 @@ class PasswordChangeView(APIView):
 class PasswordResetView(_PublicAuthView):
     throttle_classes = [PasswordResetRateThrottle]
 
-    @extend_schema(tags=["auth"], request=PasswordResetSerializer, responses={202: _NO_BODY})
+    @extend_schema(
+        tags=["auth"],
+        request=PasswordResetSerializer,
+        responses={202: NO_BODY},
+        description=(
+            "Queue a reset email. Always 202 with no body, in the same time, whether or not "
+            "an account has this email: the request only records the reset; a background "
+            "worker sends the link to an existing active account."
+        ),
+    )
     def post(self, request):
         serializer = PasswordResetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -138,7 +145,7 @@ class PasswordResetView(_PublicAuthView):
 
 
 class PasswordResetConfirmView(_PublicAuthView):
-    @extend_schema(tags=["auth"], request=PasswordResetConfirmSerializer, responses={204: _NO_BODY})
+    @extend_schema(tags=["auth"], request=PasswordResetConfirmSerializer, responses={204: NO_BODY})
     def post(self, request):
         serializer = PasswordResetConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -39,10 +39,15 @@ class GuestCartFactory(CartFactory):
 
 
 class CartItemFactory(factory.django.DjangoModelFactory):
+    """A cart line; ``product=`` picks that product's default variant."""
+
     class Meta:
         model = CartItem
 
+    class Params:
+        product = factory.SubFactory(ProductFactory)
+
     cart = factory.SubFactory(CartFactory)
-    product = factory.SubFactory(ProductFactory)
+    variant = factory.LazyAttribute(lambda item: catalog_factories.default_variant(item.product))
     quantity = 1
-    unit_price_at_add = factory.LazyAttribute(lambda item: item.product.price)
+    unit_price_at_add = factory.LazyAttribute(lambda item: item.variant.price)

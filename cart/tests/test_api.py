@@ -1,10 +1,12 @@
 """Contract tests of the cart endpoints through the HTTP API."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cart.models import Cart, CartItem
@@ -15,7 +17,9 @@ from cart.tests.factories import (
     ProductFactory,
     ProductImageFactory,
 )
+from catalog.tests.factories import variant_set
 from nexus.testing import client_for, problem_codes
+from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +91,8 @@ def test_cart_get_user_shape_and_money(user, user_client):
                 "image": "http://testserver/media/products/1/mug.png",
                 "in_stock": True,
             },
+            # Added by variants (v1.1): the line's variant, here the default one.
+            "variant": {"id": item.variant_id, "sku": product.sku, "name": "", "options": {}},
             "quantity": 2,
             "unit_price": "12.50",
             "line_total": "25.00",
@@ -122,8 +128,7 @@ def test_cart_totals_use_current_prices(user, user_client):
     dear = ProductFactory(price=Decimal("100.00"))
     CartItemFactory(cart=cart, product=cheap, quantity=3)
     CartItemFactory(cart=cart, product=dear, quantity=1)
-    dear.price = Decimal("80.00")
-    dear.save()
+    variant_set(dear, price=Decimal("80.00"))  # prices live on variants
 
     body = user_client.get(CART).json()
 
@@ -523,3 +528,26 @@ def test_signed_in_cart_item_has_no_cart_token(user_client):
     response = user_client.post(CART, {"product": product.pk, "quantity": 1})
     assert response.status_code == 201
     assert response.json()["cart_token"] is None
+
+
+@pytest.mark.parametrize("has_cart", [True, False], ids=["cart", "first-use"])
+def test_signed_in_cart_add_bumps_the_cart_it_finds(has_cart):
+    """The add finds, locks and bumps the user's cart in one statement: the cart's
+    ``updated_at`` (abandoned carts are found by it) moves on, and a user without a cart
+    gets one holding the line."""
+    user = UserFactory()
+    before = timezone.now() - timedelta(days=3)
+    if has_cart:
+        cart = CartFactory(user=user)
+        CartItemFactory(cart=cart)
+        Cart.objects.filter(pk=cart.pk).update(updated_at=before)
+    client = client_for(user)
+
+    response = client.post(CART, {"product": ProductFactory().pk}, format="json")
+
+    assert response.status_code == 201, response.content
+    cart = Cart.objects.get(user=user)
+    assert cart.updated_at > before + timedelta(days=2)
+    assert cart.items.count() == (2 if has_cart else 1)
+    body = client.get(CART).json()
+    assert response.json()["id"] in [item["id"] for item in body["items"]]

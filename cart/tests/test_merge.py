@@ -8,6 +8,7 @@ from cart import services
 from cart.models import Cart, CartItem
 from cart.tests.factories import CartFactory, CartItemFactory, GuestCartFactory, ProductFactory
 from nexus.testing import problem_codes
+from users.services import user_login
 from users.tests.factories import DEFAULT_PASSWORD
 from users.tokens import tokens_for_user
 
@@ -141,6 +142,33 @@ def test_cart_login_with_cart_token_merges(user):
     assert response.status_code == 200
     assert CartItem.objects.get(cart__user=user).quantity == 3
     assert not Cart.objects.filter(token=token).exists()
+
+
+def test_cart_login_hook_merges_the_token_passed_by_the_login_service(user):
+    # The login hook (users/__init__.py): user_login sends the token it was given as the
+    # signal's cart_token; the receiver does not read the request body.
+    guest = GuestCartFactory()
+    CartItemFactory(cart=guest, quantity=2)
+
+    user_login(
+        request=None,
+        email=user.email,
+        password=DEFAULT_PASSWORD,
+        address="127.0.0.1",
+        cart_token=guest.token,
+    )
+
+    assert CartItem.objects.get(cart__user=user).quantity == 2
+    assert not Cart.objects.filter(pk=guest.pk).exists()
+
+
+def test_cart_login_without_cart_token_leaves_guest_carts_alone(user):
+    guest = GuestCartFactory()
+    CartItemFactory(cart=guest)
+
+    user_login(request=None, email=user.email, password=DEFAULT_PASSWORD, address="127.0.0.1")
+
+    assert Cart.objects.filter(pk=guest.pk, user=None).exists()
 
 
 def test_cart_login_with_unknown_cart_token_still_logs_in(user):

@@ -10,6 +10,12 @@ from users.tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 URL = "/admin/catalog/product/"
+# The product page's other inlines (options, variants, attributes), left empty.
+NO_INLINES = {
+    f"{prefix}-{key}": "0"
+    for prefix in ("options", "variants", "attributes")
+    for key in ("TOTAL_FORMS", "INITIAL_FORMS")
+}
 
 
 @pytest.fixture
@@ -56,6 +62,7 @@ def test_admin_add_product_generates_slug_and_change_page_renders(admin_browser)
             "is_active": "on",
             "images-TOTAL_FORMS": "0",
             "images-INITIAL_FORMS": "0",
+            **NO_INLINES,
         },
     )
 
@@ -80,6 +87,7 @@ def test_admin_refuses_two_primary_images(admin_browser):
         "is_active": "on",
         "images-TOTAL_FORMS": "2",
         "images-INITIAL_FORMS": "2",
+        **NO_INLINES,
     }
     for n, image in enumerate(images):
         form.update(
@@ -109,6 +117,7 @@ def _change_form(product, rows: list[dict], initial: int) -> dict:
         "is_active": "on",
         "images-TOTAL_FORMS": str(len(rows)),
         "images-INITIAL_FORMS": str(initial),
+        **NO_INLINES,
     }
     for n, row in enumerate(rows):
         form.update({f"images-{n}-{key}": value for key, value in row.items()})

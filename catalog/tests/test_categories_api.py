@@ -2,6 +2,7 @@
 
 import pytest
 
+from catalog import services
 from catalog.models import Category
 from catalog.tests.factories import CategoryFactory, ProductFactory
 from nexus.testing import problem_codes
@@ -80,3 +81,52 @@ def test_category_delete_refused_while_not_empty(staff_client, tree):
 def test_category_unknown_is_404(api_client):
     CategoryFactory()
     assert problem_codes(api_client.get(f"{URL}nope/")) == (404, "not_found")
+
+
+def _queries(client, url, params=None) -> tuple[dict, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params or {})
+    assert response.status_code == 200, response.content
+    return response.json(), len(captured)
+
+
+def test_public_category_reads_are_cached_until_a_catalog_write(
+    api_client, staff_client, tree, cache_on, django_capture_on_commit_callbacks
+):
+    # Issue 18: categories/ ran its list, count and tree queries on every request.
+    product = ProductFactory(category=tree["kitchen"], stock_quantity=5)
+    first, queries = _queries(api_client, URL, {"page_size": 100})
+    assert queries > 0
+    again, queries = _queries(api_client, URL, {"page_size": 100})
+    assert (again, queries) == (first, 0)
+    detail, _ = _queries(api_client, f"{URL}kitchen/")
+    assert _queries(api_client, f"{URL}kitchen/") == (detail, 0)
+
+    # A stock change leaves the counts (active products) and the cache alone.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_adjust(product_id=product.pk, delta=-5)
+    assert _queries(api_client, URL, {"page_size": 100}) == (first, 0)
+
+    # A product leaving the category, and a category rename, show on the next read.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.product_update(product=product, data={"is_active": False})
+    body, queries = _queries(api_client, URL, {"page_size": 100})
+    counts = {c["slug"]: c["product_count"] for c in body["results"]}
+    assert queries > 0 and counts["kitchen"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.patch(f"{URL}kitchen/", {"name": "Cookware"}, format="json")
+    assert response.status_code == 200, response.content
+    assert _queries(api_client, f"{URL}kitchen/")[0]["name"] == "Cookware"
+
+
+def test_category_reads_not_cached_for_staff_or_unknown_parameters(
+    api_client, staff_client, tree, cache_on
+):
+    _queries(api_client, URL)
+    assert _queries(staff_client, URL)[1] > 0
+    assert _queries(api_client, URL, {"junk": "1"})[1] > 0
+    assert _queries(api_client, URL, {"root": "true"})[1] > 0  # another query, another entry
+    assert _queries(api_client, URL, {"root": "true"})[1] == 0

@@ -47,6 +47,32 @@ def test_image_upload_new_primary_demotes_the_old_one(staff_client):
     assert first["id"] != second["id"] and third["is_primary"] is False
 
 
+@pytest.mark.parametrize("value", ["0", "1", "yes", "on", ""])
+def test_image_upload_is_primary_takes_only_true_or_false(staff_client, value):
+    # Fuzz (staff, CI): is_primary="0" in multipart was accepted as false; the schema says
+    # boolean, which a form part writes as "true"/"false".
+    product = ProductFactory()
+
+    response = staff_client.post(
+        _url(product), {"image": png_upload(), "is_primary": value}, format="multipart"
+    )
+
+    assert problem_codes(response) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "is_primary"
+    assert not ProductImage.objects.exists()
+
+
+def test_image_upload_is_primary_form_words(staff_client):
+    # The first image is primary whatever is sent; later ones follow the flag.
+    product = ProductFactory()
+    for value, expected in (("TRUE", True), ("false", False), ("False", False)):
+        response = staff_client.post(
+            _url(product), {"image": png_upload(), "is_primary": value}, format="multipart"
+        )
+        assert response.status_code == 201, response.content
+        assert response.json()["is_primary"] is expected
+
+
 def test_image_upload_rejects_non_images_and_truncated_images(staff_client):
     product = ProductFactory()
     fake = SimpleUploadedFile("x.png", b"<?php echo 1; ?>", content_type="image/png")

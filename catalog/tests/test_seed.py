@@ -39,3 +39,21 @@ def test_seed_database_creates_a_usable_catalogue_and_accounts(capsys, api_clien
 
     assert Product.objects.count() == 50
     assert users.filter(email="staff@nexus.example").count() == 1
+
+
+def test_seed_progress_plain_lines_off_a_terminal_and_a_bar_on_one(capsys, monkeypatch):
+    # Issue 19: progress with an ETA on long runs; plain lines in logs and pipes.
+    call_command("seed_database", "--products", "30", "--batch-size", "10", "--no-users")
+    lines = [line for line in capsys.readouterr().out.splitlines() if "products " in line]
+    progress = [line for line in lines if line.strip().startswith("products ")]
+    assert [line.split()[1].rstrip(",") for line in progress] == ["10/30", "20/30", "30/30"]
+    assert all("ETA" in line and "\r" not in line for line in progress)
+
+    from django.core.management.base import OutputWrapper
+
+    monkeypatch.setattr(OutputWrapper, "isatty", lambda self: True)
+    Product.objects.all().delete()
+    call_command("seed_database", "--products", "20", "--batch-size", "10", "--no-users")
+    captured = capsys.readouterr()
+    bar = captured.out + captured.err
+    assert "20/20" in bar and "products/s" in bar and "\r" in bar  # tqdm redraws in place

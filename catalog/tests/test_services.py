@@ -9,24 +9,51 @@ from django.db import IntegrityError, connection, transaction
 
 from catalog import services
 from catalog.errors import OutOfStock
-from catalog.models import Product
-from catalog.tests.factories import CategoryFactory, ProductFactory
+from catalog.models import Product, ProductVariant
+from catalog.tests.factories import CategoryFactory, ProductFactory, default_variant
+from catalog.tests.test_denormalised import assert_denormalised_fresh
 from nexus.testing import requires_postgres
+
+
+@pytest.mark.django_db
+def test_stock_reserve_takes_a_thousand_lines_in_one_statement():
+    # Review of the one-statement take: its condition was an OR chain, which SQLite
+    # refuses at 1,000 terms ("Expression tree is too large"), a 500 on a big cart.
+    product = ProductFactory(variants=False)
+    variants = ProductVariant.objects.bulk_create(
+        ProductVariant(
+            product=product,
+            sku=f"BULK-{n:05d}",
+            price=Decimal("1.00"),
+            stock_quantity=3,
+            combination_key=f"k{n}",
+        )
+        for n in range(1200)
+    )
+    quantities = {variant.pk: 1 + variant.pk % 2 for variant in variants}
+
+    services.stock_reserve(quantities=quantities)
+
+    left = dict(ProductVariant.objects.filter(product=product).values_list("pk", "stock_quantity"))
+    assert left == {pk: 3 - quantity for pk, quantity in quantities.items()}
 
 
 @pytest.mark.django_db
 def test_stock_reserve_all_or_nothing_and_release():
     a = ProductFactory(stock_quantity=5)
     b = ProductFactory(stock_quantity=1)
+    # Stock is reserved per variant ({variant_id: quantity}).
+    va, vb = default_variant(a).pk, default_variant(b).pk
 
     with pytest.raises(OutOfStock) as raised:
-        services.stock_reserve(quantities={a.pk: 2, b.pk: 3})
+        services.stock_reserve(quantities={va: 2, vb: 3})
     assert [e["product_id"] for e in raised.value.errors] == [b.pk]
+    assert [e["variant_id"] for e in raised.value.errors] == [vb]
     a.refresh_from_db()
     assert a.stock_quantity == 5
 
-    services.stock_reserve(quantities={a.pk: 2, b.pk: 1})
-    services.stock_release(quantities={b.pk: 1})
+    services.stock_reserve(quantities={va: 2, vb: 1})
+    services.stock_release(quantities={vb: 1})
     assert Product.objects.get(pk=a.pk).stock_quantity == 3
     assert Product.objects.get(pk=b.pk).stock_quantity == 1
 
@@ -35,7 +62,7 @@ def test_stock_reserve_all_or_nothing_and_release():
 def test_product_update_never_writes_back_a_stale_stock_level():
     product = ProductFactory(stock_quantity=10)
     stale = Product.objects.get(pk=product.pk)  # loaded before a checkout
-    services.stock_reserve(quantities={product.pk: 4})
+    services.stock_reserve(quantities={default_variant(product).pk: 4})
 
     services.product_update(product=stale, data={"name": "Renamed", "price": Decimal("2")})
 
@@ -56,9 +83,13 @@ def test_stock_adjust_refuses_to_go_negative():
 @pytest.mark.django_db
 def test_database_refuses_negative_price_and_stock():
     product = ProductFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Product.objects.filter(pk=product.pk).update(price=Decimal("-1"))
+    # Stock lives on variants: their CHECK constraints are the last line of defence.
+    variant = default_variant(product)
     for field, value in (("price", Decimal("-1")), ("stock_quantity", -1)):
         with pytest.raises(IntegrityError), transaction.atomic():
-            Product.objects.filter(pk=product.pk).update(**{field: value})
+            ProductVariant.objects.filter(pk=variant.pk).update(**{field: value})
 
 
 @pytest.mark.django_db
@@ -73,9 +104,11 @@ def test_product_delete_deactivates_when_a_protecting_reference_exists():
 
     assert services.product_delete(product=product) is False
     assert Product.objects.get(pk=product.pk).is_active is False
+    assert_denormalised_fresh()  # deactivated: out of its category's count
     other = ProductFactory()
     assert services.product_delete(product=other) is True
     assert not Product.objects.filter(pk=other.pk).exists()
+    assert_denormalised_fresh()
 
 
 def _run_threads(target, count: int) -> list:
@@ -103,10 +136,11 @@ def _run_threads(target, count: int) -> list:
 @pytest.mark.django_db(transaction=True)
 def test_stock_adjust_and_checkouts_race_without_losing_or_overselling():
     product = ProductFactory(stock_quantity=10)
+    variant_id = default_variant(product).pk
 
     def act(n):
         if n % 2:
-            services.stock_reserve(quantities={product.pk: 1})
+            services.stock_reserve(quantities={variant_id: 1})
             return "sold"
         services.stock_adjust(product_id=product.pk, delta=-1)
         return "removed"

@@ -57,6 +57,7 @@ class OrderItemFactory(factory.django.DjangoModelFactory):
 
     order = factory.SubFactory(OrderFactory, item=None)
     product = factory.SubFactory(ProductFactory)
+    variant = factory.LazyAttribute(lambda item: catalog_factories.default_variant(item.product))
     product_name = factory.LazyAttribute(lambda item: item.product.name)
     sku = factory.LazyAttribute(lambda item: item.product.sku)
     unit_price = factory.LazyAttribute(lambda item: item.product.price)

@@ -7,8 +7,11 @@ import pytest
 from django.core import mail
 
 from cart.models import CartItem
-from catalog.models import Product
+from cart.tests.factories import CartFactory, CartItemFactory
+from catalog.models import Product, ProductVariant
+from catalog.tests.factories import ProductVariantFactory, variant_set
 from nexus.testing import problem_codes
+from orders import services
 from orders.models import Order, OrderEvent
 from orders.tests.factories import (
     ADDRESS,
@@ -29,8 +32,18 @@ def _checkout(client, **body):
     return client.post(ORDERS, body, format="json")
 
 
-def test_checkout_requires_login(api_client):
-    assert problem_codes(_checkout(api_client)) == (401, "not_authenticated")
+def test_checkout_without_login_is_a_guest_checkout(api_client):
+    # v1 answered 401; since v1.1 (issue 15) it is a guest checkout, which needs an
+    # email and a guest cart (X-Cart-Token).
+    response = _checkout(api_client)
+    assert problem_codes(response) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "email"
+    response = api_client.post(
+        ORDERS,
+        {"shipping_address": ADDRESS, "payment_method": "card", "email": "g@example.com"},
+        format="json",
+    )
+    assert problem_codes(response) == (409, "cart_empty")
 
 
 def test_checkout_creates_order_with_snapshots_and_empties_cart(
@@ -63,7 +76,7 @@ def test_checkout_creates_order_with_snapshots_and_empties_cart(
     ]
     assert body["shipping_address"] == {**ADDRESS, "street2": "", "state": "", "phone_number": ""}
     assert body["billing_address"] == body["shipping_address"]
-    assert Product.objects.get(pk=mug.pk).stock_quantity == 3
+    assert Product.objects.get(pk=mug.pk).stock_quantity == 3  # summed over its variants
     assert Product.objects.get(pk=pen.pk).stock_quantity == 5
     assert not CartItem.objects.filter(cart__user=user).exists()
     assert OrderEvent.objects.filter(order_id=body["id"], kind="placed").count() == 1
@@ -78,7 +91,8 @@ def test_order_keeps_its_prices_names_and_address_after_catalog_and_book_change(
     address = AddressFactory(user=user, city="Paris", country="FR")
     order = place_order(user, (product, 1), shipping_address=None, shipping_address_id=address.pk)
 
-    Product.objects.filter(pk=product.pk).update(name="Lamp v2", sku="LAMP-2", price="99.00")
+    Product.objects.filter(pk=product.pk).update(name="Lamp v2", sku="LAMP-2")
+    variant_set(product, sku="LAMP-2", price=Decimal("99.00"))
     address.city = "Lyon"
     address.save()
 
@@ -92,7 +106,7 @@ def test_order_keeps_its_prices_names_and_address_after_catalog_and_book_change(
 def test_checkout_charges_the_current_price_not_the_price_when_added(user):
     product = ProductFactory(price=Decimal("10.00"))
     fill_cart(user, (product, 1))
-    Product.objects.filter(pk=product.pk).update(price="12.00")
+    variant_set(product, price=Decimal("12.00"))  # prices live on variants
     order = place_order(user)  # adds one more line of a fresh product
     assert order.items.get(product=product).unit_price == Decimal("12.00")
 
@@ -225,3 +239,74 @@ def test_a_mail_server_failure_does_not_fail_the_checkout(
         response = _checkout(user_client)
     assert response.status_code == 201
     assert Order.objects.count() == 1
+
+
+def test_order_lines_carry_the_variant_its_name_and_sku(
+    user_client, user, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(name="Tee", variants=False)
+    red = ProductVariantFactory(
+        product=product, sku="TEE-RED-M", options={"Color": "Red", "Size": "M"},
+        price=Decimal("21.00"), stock_quantity=3,
+    )  # fmt: skip
+    blue = ProductVariantFactory(
+        product=product, sku="TEE-BLUE-M", options={"Color": "Blue", "Size": "M"},
+        price=Decimal("23.00"), stock_quantity=3,
+    )  # fmt: skip
+    cart = CartFactory(user=user)
+    CartItemFactory(cart=cart, variant=red, quantity=2)
+    CartItemFactory(cart=cart, variant=blue, quantity=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = user_client.post(
+            ORDERS, {"shipping_address": ADDRESS, "payment_method": "card"}, format="json"
+        )
+
+    assert response.status_code == 201, response.content
+    items = response.json()["items"]
+    assert [
+        (
+            i["product"],
+            i["variant"],
+            i["product_name"],
+            i["variant_name"],
+            i["sku"],
+            i["unit_price"],
+        )
+        for i in items
+    ] == [
+        (product.pk, red.pk, "Tee", "Red / M", "TEE-RED-M", "21.00"),
+        (product.pk, blue.pk, "Tee", "Blue / M", "TEE-BLUE-M", "23.00"),
+    ]
+    assert response.json()["subtotal"] == "65.00"
+    red.refresh_from_db()
+    blue.refresh_from_db()
+    assert (red.stock_quantity, blue.stock_quantity) == (1, 2)
+    assert "Tee - Red / M (TEE-RED-M)" in mail.outbox[0].body
+
+    # Cancelling puts each variant's units back.
+    order = Order.objects.get(pk=response.json()["id"])
+    services.order_cancel(order=order, actor=user)
+    red.refresh_from_db()
+    blue.refresh_from_db()
+    assert (red.stock_quantity, blue.stock_quantity) == (3, 3)
+
+
+def test_out_of_stock_at_checkout_names_the_short_variant(user_client, user):
+    product = ProductFactory(name="Tee", variants=False)
+    small = ProductVariantFactory(product=product, options={"Size": "S"}, stock_quantity=1)
+    CartItemFactory(cart=CartFactory(user=user), variant=small, quantity=1)
+    ProductVariant.objects.filter(pk=small.pk).update(stock_quantity=0)
+
+    response = user_client.post(
+        ORDERS, {"shipping_address": ADDRESS, "payment_method": "card"}, format="json"
+    )
+
+    assert problem_codes(response) == (409, "out_of_stock")
+    error = response.json()["errors"][0]
+    assert (error["variant_id"], error["product_id"], error["available"]) == (
+        small.pk,
+        product.pk,
+        0,
+    )
+    assert "Tee (S)" in response.json()["detail"]

@@ -42,9 +42,11 @@ app_env() {
   export JWT_SIGNING_KEY="${JWT_SIGNING_KEY:-$(secret)}"
   export DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost
   export DJANGO_SECURE_SSL_REDIRECT=0
-  export DJANGO_EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend
+  export DJANGO_EMAIL_BACKEND="${DRILL_EMAIL_BACKEND:-django.core.mail.backends.locmem.EmailBackend}"
   export DJANGO_LOG_LEVEL="${DJANGO_LOG_LEVEL:-WARNING}"
   export CACHE_KEY_PREFIX="${CACHE_KEY_PREFIX:-quality$$}"
+  # A webhook secret nobody else knows: every unsigned or forged Stripe webhook is a 400.
+  export STRIPE_WEBHOOK_SECRET="${STRIPE_WEBHOOK_SECRET:-whsec_$(secret)}"
 }
 
 # Raise every throttle: fuzzing and drills measure correctness, not the limits.
@@ -52,6 +54,7 @@ app_env_unthrottled() {
   local rate=1000000/min
   export NEXUS_THROTTLE_ANON=$rate NEXUS_THROTTLE_USER=$rate NEXUS_THROTTLE_AUTH=$rate
   export NEXUS_THROTTLE_PASSWORD_RESET=$rate NEXUS_THROTTLE_REVIEW_CREATE=$rate
+  export NEXUS_THROTTLE_GUEST_CHECKOUT=$rate NEXUS_THROTTLE_GUEST_ORDER=$rate
   export NEXUS_LOGIN_MAX_FAILURES_PER_ACCOUNT=${LOGIN_LIMIT_ACCOUNT:-1000000}
   export NEXUS_LOGIN_MAX_FAILURES_PER_ADDRESS=${LOGIN_LIMIT_ADDRESS:-1000000}
 }

@@ -103,15 +103,20 @@ def _call(rec: Recorder, name: str, base: str, method: str, path: str, **kwargs)
     return status, body
 
 
-def product_ids(base: str, token: str | None = None) -> list[Any]:
+def product_ids(base: str, token: str | None = None, *, min_stock: int = 0) -> list[Any]:
     status, _, body, _ = http(base, "GET", "/api/v1/products/?page_size=50", token=token)
     if status != 200 or not isinstance(body, dict):
         return []
     return [
         p["id"]
         for p in body.get("results", [])
-        # Staff see inactive products too; only sellable ones can go in a cart.
-        if p.get("in_stock", True) and p.get("is_active", True) and "id" in p
+        # Staff see inactive products too; only sellable ones can go in a cart, and by
+        # product id only those with exactly one active variant (v1.1 variants).
+        if p.get("in_stock", True)
+        and p.get("is_active", True)
+        and "id" in p
+        and sum(1 for v in p.get("variants", [{}]) if v.get("is_active", True)) == 1
+        and p.get("stock_quantity", min_stock) >= min_stock
     ]
 
 
@@ -165,7 +170,7 @@ def worker(
                         base,
                         "POST",
                         "/api/v1/orders/",
-                        body={"shipping_address": ADDRESS, "payment_method": "card"},
+                        body={"shipping_address": ADDRESS, "payment_method": "bank_transfer"},
                         token=token,
                         headers={"Idempotency-Key": uuid.uuid4().hex},
                     )
@@ -387,7 +392,7 @@ def cmd_burst_fire(args: argparse.Namespace) -> None:
             args.base,
             "POST",
             "/api/v1/orders/",
-            body={"shipping_address": ADDRESS, "payment_method": "card"},
+            body={"shipping_address": ADDRESS, "payment_method": "bank_transfer"},
             token=user["token"],
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )

@@ -186,9 +186,25 @@ def test_refresh_rotates_and_old_refresh_dies(api_client, user):
     rotated = response.json()
     assert rotated["refresh"] != tokens["refresh"]
     assert _bearer(rotated["access"]).get(PROFILE).status_code == 200
-    again = api_client.post(REFRESH, {"refresh": tokens["refresh"]})
-    assert problem_codes(again) == (401, "token_not_valid")
     assert api_client.post(REFRESH, {"refresh": rotated["refresh"]}).status_code == 200
+
+
+def test_refresh_reuse_revokes_the_whole_session(api_client, user):
+    # Issue 12 changed this: reusing a rotated refresh token used to be refused while the
+    # tokens rotated from it stayed valid; now reuse is theft and ends the whole session.
+    stolen = _login(api_client, user.email).json()
+    rotated = api_client.post(REFRESH, {"refresh": stolen["refresh"]}).json()
+    other_session = _login(api_client, user.email).json()
+
+    again = api_client.post(REFRESH, {"refresh": stolen["refresh"]})
+
+    assert problem_codes(again) == (401, "token_not_valid")
+    assert api_client.post(REFRESH, {"refresh": rotated["refresh"]}).status_code == 401
+    assert _bearer(rotated["access"]).get(PROFILE).status_code == 401
+    assert _bearer(stolen["access"]).get(PROFILE).status_code == 401
+    # Another login of the same user is another session: untouched.
+    assert _bearer(other_session["access"]).get(PROFILE).status_code == 200
+    assert api_client.post(REFRESH, {"refresh": other_session["refresh"]}).status_code == 200
 
 
 def test_refresh_rejects_garbage_and_access_tokens(api_client, user):

@@ -3,7 +3,7 @@
 Decorate a view method with ``@idempotent``. Without the header the request runs as
 usual. With it, per user:
 
-1. the key is claimed by an INSERT in its own short transaction, so a concurrent request
+1. the key is claimed by an INSERT that commits on its own (autocommit), so a concurrent request
    with the same key sees the claim at once;
 2. a completed key with the same request (method, path, body) replays the stored
    response (header ``Idempotent-Replayed: true``); a different request gets 422
@@ -19,6 +19,7 @@ A claim left behind by a crashed worker is taken over after ``NEXUS_IDEMPOTENCY_
 ``manage.py idempotency_prune``.
 """
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -35,11 +36,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
-from orders.choices import IdempotencyStatus
-from orders.errors import IdempotencyKeyInUse, IdempotencyKeyMismatch, InvalidIdempotencyKey
-from orders.models import IdempotencyKey
+from nexus.exceptions import IdempotencyKeyInUse, IdempotencyKeyMismatch, InvalidIdempotencyKey
+from nexus.models import IdempotencyKey, IdempotencyStatus
 
-logger = logging.getLogger("nexus.orders.idempotency")
+logger = logging.getLogger("nexus.idempotency")
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -61,11 +61,11 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 
 
 def ttl() -> timedelta:
-    return timedelta(hours=int(getattr(settings, "NEXUS_IDEMPOTENCY_TTL_HOURS", 24)))
+    return timedelta(hours=int(settings.NEXUS_IDEMPOTENCY_TTL_HOURS))
 
 
 def _lease() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "NEXUS_IDEMPOTENCY_LEASE_SECONDS", 60)))
+    return timedelta(seconds=int(settings.NEXUS_IDEMPOTENCY_LEASE_SECONDS))
 
 
 def request_fingerprint(request) -> str:
@@ -95,7 +95,14 @@ def idempotency_claim(*, user, key: str, request_hash: str) -> IdempotencyKey:
     for _ in range(3):
         now = timezone.now()
         try:
-            with transaction.atomic():
+            # Outside a transaction (a request) the INSERT commits on its own: no
+            # BEGIN/COMMIT around it. Inside one, a savepoint keeps a duplicate key from
+            # breaking the caller's transaction.
+            with (
+                transaction.atomic()
+                if transaction.get_connection().in_atomic_block
+                else (contextlib.nullcontext())
+            ):
                 return IdempotencyKey.objects.create(
                     user=user, key=key, request_hash=request_hash, created_at=now, locked_at=now
                 )

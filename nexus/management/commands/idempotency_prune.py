@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
-from orders.idempotency import idempotency_prune
+from nexus.idempotency import idempotency_prune
 
 
 class Command(BaseCommand):

@@ -1,0 +1,153 @@
+"""The per-request work the middleware does once instead of on every request (issue 18):
+the CSP headers built once per policy, the message storage built on first use, the
+session user left unevaluated when there is no session. Each still behaves as the
+library it replaces."""
+
+import pytest
+from csp.middleware import CSPMiddleware
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
+
+from nexus import middleware
+
+pytestmark = pytest.mark.django_db
+
+
+def _library_csp(path: str) -> HttpResponse:
+    """The headers django-csp's own middleware (with the admin policy) builds."""
+
+    class Reference(middleware.NexusCSPMiddleware):
+        process_response = CSPMiddleware.process_response
+
+    request = RequestFactory().get(path)
+    reference = Reference(lambda request: HttpResponse())
+    reference.process_request(request)
+    return reference.process_response(request, HttpResponse())
+
+
+@pytest.mark.parametrize("path", ["/api/v1/products/", "/health/", "/admin/login/"])
+def test_csp_header_equals_the_librarys(client, path):
+    response = client.get(path)
+    assert response["Content-Security-Policy"] == _library_csp(path)["Content-Security-Policy"]
+
+
+def test_csp_header_follows_a_settings_change(api_client, settings):
+    assert "default-src 'none'" in api_client.get("/health/")["Content-Security-Policy"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'self'"]}}
+    assert api_client.get("/health/")["Content-Security-Policy"] == "default-src 'self'"
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"img-src": ["'self'"]}}
+    assert "img-src 'self'" in api_client.get("/health/")["Content-Security-Policy-Report-Only"]
+    settings.CONTENT_SECURITY_POLICY = {
+        "EXCLUDE_URL_PREFIXES": ["/health/"],
+        "DIRECTIVES": {"default-src": ["'self'"]},
+    }
+    assert "Content-Security-Policy" not in api_client.get("/health/")
+
+
+def test_docs_page_keeps_its_own_policy_after_api_responses(client):
+    client.get("/health/")
+    policy = client.get("/api/v1/schema/swagger-ui/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "worker-src 'self' blob:" in policy
+
+
+def test_untouched_message_storage_is_never_built():
+    request = RequestFactory().get("/health/")
+    request.session = {}
+    lazy = middleware.LazyMessageMiddleware(lambda request: HttpResponse())
+    lazy.process_request(request)
+    response = lazy.process_response(request, HttpResponse())
+    assert request._messages._wrapped is middleware.empty
+    assert not response.cookies
+
+
+def test_a_message_added_is_stored_as_before():
+    request = RequestFactory().get("/admin/")
+    request.session = {}
+    lazy = middleware.LazyMessageMiddleware(lambda request: HttpResponse())
+    lazy.process_request(request)
+    messages.success(request, "Saved.")
+    response = lazy.process_response(request, HttpResponse())
+    assert "messages" in response.cookies  # the cookie storage took it
+    request.COOKIES["messages"] = response.cookies["messages"].value
+    lazy.process_request(request)
+    assert [str(m) for m in messages.get_messages(request)] == ["Saved."]
+
+
+def test_admin_session_user_is_still_known_on_plain_views(admin_user):
+    """The lazy session user is skipped only without a session cookie: with one, a
+    non-DRF view's request still carries the signed-in user id."""
+    client = Client()
+    client.force_login(admin_user)
+    request = RequestFactory().get("/admin/")
+    request.COOKIES = {name: morsel.value for name, morsel in client.cookies.items()}
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    SessionMiddleware(lambda request: None).process_request(request)
+    AuthenticationMiddleware(lambda request: None).process_request(request)
+    assert middleware.user_id_of(request) == admin_user.pk
+
+    anonymous = RequestFactory().get("/bench/")
+    SessionMiddleware(lambda request: None).process_request(anonymous)
+    AuthenticationMiddleware(lambda request: None).process_request(anonymous)
+    assert middleware.user_id_of(anonymous) is None
+    assert anonymous.user._wrapped is middleware.empty  # never evaluated
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """The number of packed sends to Redis (one per command or pipeline)."""
+    from redis.connection import AbstractConnection
+
+    sent = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis path of the throttles")
+def test_throttle_counts_in_one_round_trip_and_the_window_expires(redis_round_trips):
+    from django.core.cache import cache
+
+    from nexus.throttles import AnonymousRateThrottle
+
+    throttle = AnonymousRateThrottle()
+    key = "throttle-hot-path-test"
+    cache.delete(key)
+    redis_round_trips.clear()
+    assert [throttle._count(key) for _ in range(3)] == [1, 2, 3]
+    assert len(redis_round_trips) == 3
+    assert 0 < cache.ttl(key) <= throttle.duration + 5
+    assert cache.get(key) == 3  # the same value the cache API reads
+
+
+def test_throttle_fails_open_when_redis_is_down(monkeypatch):
+    from django_redis.cache import RedisCache
+
+    from nexus import throttles
+    from nexus.cache import breaker
+
+    breaker.reset()
+    dead = RedisCache(
+        "redis://127.0.0.1:1/0",
+        {
+            "OPTIONS": {
+                "CLIENT_CLASS": "nexus.cache.CircuitBreakerClient",
+                "IGNORE_EXCEPTIONS": True,
+            }
+        },
+    )
+    monkeypatch.setattr(throttles, "cache", dead)
+    try:
+        assert throttles.AnonymousRateThrottle()._count("k") is None
+        assert breaker.is_open()
+        assert throttles.AnonymousRateThrottle()._count("k") is None  # skipped at once
+    finally:
+        breaker.reset()
