@@ -385,6 +385,16 @@ class ProductAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 messages.error(request, f"Image not saved: {exc.detail}")
 
+    def get_deleted_objects(self, objs, request):
+        """Django's confirmation page, without asking for the variant admin's delete
+        permission: that admin refuses deleting variants from its own list (they are edited
+        on the product page), but a product's variants go with it through
+        ``services.product_delete``. Without this the page answered 403 even for a
+        superuser. Products that order lines still protect stay listed as protected."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(ProductVariant._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request, obj):
         if not services.product_delete(product=obj):
             messages.warning(request, f"{obj} is referenced by orders: deactivated instead.")

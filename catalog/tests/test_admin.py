@@ -163,3 +163,21 @@ def test_admin_image_delete_promotes_the_next_image(admin_browser):
     second.refresh_from_db()
     assert second.is_primary
     assert not ProductImage.objects.filter(pk=first.pk).exists()
+
+
+def test_admin_deletes_a_product_with_its_variants(admin_browser):
+    """The delete page and the bulk delete action work for a superuser: the variant
+    admin's refusal to delete variants on their own must not block deleting a product."""
+    product, other = ProductFactory(), ProductFactory()
+
+    page = admin_browser.get(f"{URL}{product.pk}/delete/")
+    assert page.status_code == 200 and b"Are you sure" in page.content
+    response = admin_browser.post(f"{URL}{product.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Product.objects.filter(pk=product.pk).exists()
+
+    response = admin_browser.post(
+        URL, {"action": "delete_selected", "_selected_action": [str(other.pk)], "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not Product.objects.filter(pk=other.pk).exists()
