@@ -166,7 +166,31 @@ def response_get(kind: str, raw: str, *, stock: bool = False) -> tuple[ResponseV
     version): for responses whose membership depends on stock levels.
     """
     key = _response_key(kind, raw)
-    values = cache.get_many([VERSION_KEY, STOCK_VERSION_KEY, key])
+    return _response_entry(key, cache.get_many([VERSION_KEY, STOCK_VERSION_KEY, key]), stock)
+
+
+def response_get_counted(
+    kind: str, raw: str, counters: list[tuple[str, int]], *, stock: bool = False
+) -> tuple[ResponseVersion, Any, list[int]]:
+    """``response_get``, and one more counted in each throttle window counter ``(key,
+    timeout)`` (nexus.throttles), in the same single round trip: (versions, value or
+    None, counts). Only with Redis (``counting_lookups``); raises ``ConnectionInterrupted``
+    when Redis is unavailable (the caller then takes the ordinary path, which fails open
+    as the cache and the throttles do)."""
+    key = _response_key(kind, raw)
+    counts, values = cache.client.count_and_get_many(
+        counters, [VERSION_KEY, STOCK_VERSION_KEY, key]
+    )
+    version, value = _response_entry(key, values, stock)
+    return version, value, counts
+
+
+def counting_lookups() -> bool:
+    """Whether the cache can count and look up in one round trip (Redis, nexus.cache)."""
+    return hasattr(getattr(cache, "client", None), "count_and_get_many")
+
+
+def _response_entry(key: str, values: dict, stock: bool) -> tuple[ResponseVersion, Any]:
     catalog = values.get(VERSION_KEY)
     if catalog is None:
         catalog = catalog_version()

@@ -5,17 +5,27 @@ a service, serialize."""
 import json
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpResponse
+from django_redis.exceptions import ConnectionInterrupted
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotAcceptable
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import selectors, services
-from catalog.cache import cache_enabled, query_key, response_get, response_set
+from catalog.cache import (
+    cache_enabled,
+    counting_lookups,
+    query_key,
+    response_get,
+    response_get_counted,
+    response_set,
+)
 from catalog.filters import CategoryFilter, ProductFilter
 from catalog.models import Category, Product, ProductVariant
 from catalog.pagination import CatalogPagination
@@ -34,10 +44,17 @@ from catalog.serializers import (
 )
 from nexus.openapi import NO_BODY
 from nexus.permissions import IsStaff, IsStaffOrReadOnly, is_staff
+from nexus.throttles import AtomicRateThrottleMixin
 
 _ID_OR_SLUG = OpenApiParameter(
     "id_or_slug", str, OpenApiParameter.PATH, description="The product's id or slug."
 )
+
+
+# ``_cached_hit``'s content negotiation by (Accept header, renderer classes): the
+# (renderer, media type) DRF chose, or False for 406. Bounded: headers are the client's.
+_NEGOTIATED: dict[tuple, tuple | bool] = {}
+_NEGOTIATED_MAX = 256
 
 
 def _public_cache_url(request, recognised: set[str]) -> str | None:
@@ -204,15 +221,129 @@ class ProductViewSet(viewsets.ModelViewSet):
         """The normalised recognised query (None: an unknown parameter, do not cache)."""
         return query_key(self.request.query_params, self._cache_recognised())
 
+    # The lookup ``_cached_hit`` made and could not answer from: (cache URL, versions,
+    # entry or None), used by ``_cached_response`` instead of looking up again.
+    _looked_up: tuple | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        """A fresh cached hit for a GET without credentials is answered by
+        ``_cached_hit``, without DRF's whole request cycle; everything else goes through
+        DRF as before."""
+        response = self._cached_hit(request, *args, **kwargs)
+        if response is not None:
+            return response
+        return super().dispatch(request, *args, **kwargs)
+
+    def _cached_hit(self, request, *args, **kwargs) -> HttpResponse | None:
+        """The cached public list or detail for a GET that carries no credentials, with
+        the anonymous throttle counted in the same Redis round trip as the lookup; None
+        when DRF's cycle must answer (then with the count and the lookup made here, so
+        the request is counted once and looked up once).
+
+        Everything DRF's cycle does before the view runs is done, in its order, with
+        DRF's own methods: the same ``Request``, content negotiation (406 goes to DRF),
+        authentication (without an ``Authorization`` header, a session cookie or a
+        test client's forced user the JWT authenticator leaves the caller anonymous, so
+        it is never staff; any of them goes to DRF), the permissions, every throttle
+        (each must be an ``AtomicRateThrottleMixin``, counted as its own check counts;
+        one over its limit goes to DRF, which answers 429 from the count made here),
+        and ``finalize_response`` (``Allow``). The body is the one ``_cached_response``
+        would serve: only an entry whose stock fields were read at the current stock
+        version is served here.
+        """
+        meta = request.META
+        if (
+            request.method != "GET"
+            or "HTTP_AUTHORIZATION" in meta
+            or settings.SESSION_COOKIE_NAME in request.COOKIES
+            or getattr(request, "_force_auth_user", None) is not None
+            or getattr(request, "_force_auth_token", None) is not None
+            or self.action_map.get("get") not in ("list", "retrieve")
+            or self.versioning_class is not None
+            or not counting_lookups()
+        ):
+            return None
+        self.args, self.kwargs = args, kwargs
+        drf_request = self.initialize_request(request, *args, **kwargs)  # sets self.action
+        self.request = drf_request
+        self.headers = self.default_response_headers
+        try:
+            self.format_kwarg = self.get_format_suffix(**kwargs)
+            negotiated = self._negotiated(drf_request)
+            drf_request.accepted_renderer, drf_request.accepted_media_type = negotiated
+            drf_request.version, drf_request.versioning_scheme = None, None
+            if drf_request.user.is_authenticated:
+                return None
+            self.check_permissions(drf_request)
+        except APIException:
+            return None
+        url = _public_cache_url(drf_request, self._cache_recognised())
+        if url is None:
+            return None
+        throttles = []
+        for throttle in self.get_throttles():
+            if not isinstance(throttle, AtomicRateThrottleMixin):
+                return None
+            if throttle.rate is None:
+                continue
+            throttle.key = throttle.get_cache_key(drf_request, self)
+            if throttle.key is not None:
+                throttle.now = throttle.timer()
+                throttles.append(throttle)
+        kind = "list" if self.action == "list" else "detail"
+        counters = [(throttle.window_key(), throttle.window_timeout) for throttle in throttles]
+        try:
+            version, entry, counts = response_get_counted(
+                kind, url, counters, stock=self._stock_filtered()
+            )
+        except ConnectionInterrupted:  # DRF's cycle fails open, as it always did
+            return None
+        if entry is None or entry[1] != version.stock or any(
+            count > throttle.num_requests for throttle, count in zip(throttles, counts, strict=True)
+        ):
+            for throttle, count in zip(throttles, counts, strict=True):
+                throttle.precounted(drf_request, count)
+            self._looked_up = (url, version, entry)
+            return None
+        for throttle, count in zip(throttles, counts, strict=True):
+            throttle.decide(drf_request, count)
+        response = HttpResponse(entry[0], content_type="application/json")
+        self.response = self.finalize_response(drf_request, response, *args, **kwargs)
+        return self.response
+
+    def _negotiated(self, request) -> tuple:
+        """``perform_content_negotiation``, remembered per ``Accept`` header (it depends
+        on nothing else without a format suffix or parameter): parsing the header was
+        the dearest step of a hit. NotAcceptable as DRF raises it."""
+        if self.format_kwarg is not None or self.settings.URL_FORMAT_OVERRIDE in request.GET:
+            return self.perform_content_negotiation(request)
+        key = (request.META.get("HTTP_ACCEPT"), tuple(self.renderer_classes))
+        negotiated = _NEGOTIATED.get(key)
+        if negotiated is None:
+            try:
+                negotiated = self.perform_content_negotiation(request)
+            except NotAcceptable:
+                negotiated = False
+            if len(_NEGOTIATED) < _NEGOTIATED_MAX:
+                _NEGOTIATED[key] = negotiated
+        if negotiated is False:
+            raise NotAcceptable(available_renderers=self.get_renderers())
+        return negotiated
+
     def _cached_response(self, kind: str, produce) -> HttpResponse | Response:
         """Public responses come from the cache when the catalog has not changed since
         they were rendered, with their stock fields as they are now (re-read only when
         the stock version moved since they were last read); staff responses are never
-        cached."""
+        cached. A fresh hit without credentials is answered before this, by
+        ``_cached_hit``."""
         url = _public_cache_url(self.request, self._cache_recognised())
         if url is None:
             return produce()
-        version, entry = response_get(kind, url, stock=self._stock_filtered())
+        looked_up, self._looked_up = self._looked_up, None
+        if looked_up is not None and looked_up[0] == url:
+            version, entry = looked_up[1], looked_up[2]
+        else:
+            version, entry = response_get(kind, url, stock=self._stock_filtered())
         if entry is not None:
             body, checked, product_ids, levels = entry
             if checked != version.stock:

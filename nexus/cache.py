@@ -71,6 +71,7 @@ _COMMANDS = frozenset(
         "hkeys",
         "hexists",
         "count_window",
+        "count_and_get_many",
     ]
 )
 
@@ -140,13 +141,45 @@ class CircuitBreakerClient(DefaultClient):
             raise ConnectionInterrupted(connection=client) from error
         return int(count)
 
+    def count_and_get_many(
+        self,
+        counters: list[tuple[str, int]],
+        keys: list[str],
+        version: int | None = None,
+    ) -> tuple[list[int], dict]:
+        """Count one more in each window counter ``(key, timeout)``, as ``count_window``
+        does, and read ``keys``, as ``get_many`` does, in one round trip: a pipeline (not
+        a transaction) of the counting scripts and one ``MGET``. Each count is as atomic
+        as ``count_window``'s; the read sees the counters' writes or not, which it never
+        looks at. The cached hits' throttle check and lookup (catalog/views.py)."""
+        client = self.get_client(write=True)
+        pipe = client.pipeline(transaction=False)
+        for key, timeout in counters:
+            pipe.eval(_COUNT_WINDOW, 1, self.make_key(key, version=version), timeout)
+        map_keys = {self.make_key(key, version=version): key for key in keys}
+        pipe.mget(*map_keys)
+        try:
+            *counts, values = pipe.execute()
+        except _main_exceptions as error:
+            raise ConnectionInterrupted(connection=client) from error
+        found = {
+            map_keys[key]: self.decode(value)
+            for key, value in zip(map_keys, values, strict=True)
+            if value is not None
+        }
+        return [int(count) for count in counts], found
+
 
 def _count_lookups(name: str, args, kwargs, result) -> None:
     if name == "get":
         default = kwargs.get("default", args[1] if len(args) > 1 else None)
         metrics.CACHE_LOOKUPS.labels(result="miss" if result is default else "hit").inc()
-    elif name == "get_many":
-        keys = kwargs.get("keys", args[0] if args else ())
-        hits = len(result)
+    elif name in ("get_many", "count_and_get_many"):
+        if name == "get_many":
+            keys = kwargs.get("keys", args[0] if args else ())
+            hits = len(result)
+        else:
+            keys = kwargs.get("keys", args[1] if len(args) > 1 else ())
+            hits = len(result[1])
         metrics.CACHE_LOOKUPS.labels(result="hit").inc(hits)
         metrics.CACHE_LOOKUPS.labels(result="miss").inc(max(len(keys) - hits, 0))

@@ -31,8 +31,20 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 RATELIMIT_ATTRIBUTE = "nexus_ratelimit"
 
 
+# Where a view that counted a request's throttles ahead of DRF's check leaves the counts
+# (throttle key -> (time, count)), so the check uses them instead of counting again.
+COUNTED_ATTRIBUTE = "nexus_throttle_counted"
+
+
 class AtomicRateThrottleMixin:
-    """Fixed-window counting for any SimpleRateThrottle (``get_cache_key`` unchanged)."""
+    """Fixed-window counting for any SimpleRateThrottle (``get_cache_key`` unchanged).
+
+    A view may count a request ahead of DRF's check (the cached product hits count it
+    in the same Redis round trip as their lookup): ``window_key`` names the counter,
+    ``decide`` judges the count and reports it, and ``precounted`` hands a count it did
+    not judge to the check that DRF runs afterwards, which then judges it as if it had
+    counted it itself (one count per request whichever path answers).
+    """
 
     timer = time.time
 
@@ -42,20 +54,45 @@ class AtomicRateThrottleMixin:
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.reset_in = max(1, math.ceil((window + 1) * self.duration - self.now))
-        key = f"{self.key}:{window}"
-        count = self._count(key)
+        counted = getattr(getattr(request, "_request", request), COUNTED_ATTRIBUTE, {})
+        if self.key in counted:
+            self.now, count = counted.pop(self.key)
+            self.window_key()
+        else:
+            self.now = self.timer()
+            count = self._count(self.window_key())
         if count is None:  # cache unavailable: fail open, report nothing
             return True
+        return self.decide(request, count)
+
+    @property
+    def window_timeout(self) -> int:
+        # The key outlives its window by a little so a late incr never recreates it.
+        return int(self.duration) + 5
+
+    def window_key(self) -> str:
+        """The counter of the window holding ``self.now`` (sets ``reset_in``)."""
+        window = int(self.now // self.duration)
+        self.reset_in = max(1, math.ceil((window + 1) * self.duration - self.now))
+        return f"{self.key}:{window}"
+
+    def decide(self, request, count: int) -> bool:
+        """Whether ``count`` requests in this window are allowed; reports the count."""
         self.remaining = max(0, self.num_requests - count)
         self._report(request)
         return count <= self.num_requests
 
+    def precounted(self, request, count: int) -> None:
+        """Leave ``count`` (counted at ``self.now``) for DRF's check of this request."""
+        django_request = getattr(request, "_request", request)
+        counted = getattr(django_request, COUNTED_ATTRIBUTE, None)
+        if counted is None:
+            counted = {}
+            setattr(django_request, COUNTED_ATTRIBUTE, counted)
+        counted[self.key] = (self.now, count)
+
     def _count(self, key: str) -> int | None:
-        # The key outlives its window by a little so a late incr never recreates it.
-        timeout = int(self.duration) + 5
+        timeout = self.window_timeout
         count_window = getattr(getattr(cache, "client", None), "count_window", None)
         if count_window is not None:  # Redis (nexus.cache): one round trip
             try:
