@@ -298,8 +298,13 @@ class ProductViewSet(viewsets.ModelViewSet):
             )
         except ConnectionInterrupted:  # DRF's cycle fails open, as it always did
             return None
-        if entry is None or entry[1] != version.stock or any(
-            count > throttle.num_requests for throttle, count in zip(throttles, counts, strict=True)
+        if (
+            entry is None
+            or entry[1] != version.stock
+            or any(
+                count > throttle.num_requests
+                for throttle, count in zip(throttles, counts, strict=True)
+            )
         ):
             for throttle, count in zip(throttles, counts, strict=True):
                 throttle.precounted(drf_request, count)
