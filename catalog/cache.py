@@ -134,9 +134,10 @@ def query_key(query_params, recognised: set[str] | frozenset[str]) -> list[tuple
 
 # The format of response entries, part of their keys: a deploy that changes what an entry
 # holds (2: the body with the stock levels it was rendered with, issue 18; 3: also the
-# stock version those levels were read at and the product ids) starts on new keys, so
-# old and new code running side by side never read each other's entries.
-_RESPONSE_FORMAT = 3
+# stock version those levels were read at and the product ids; 4: also the body's ETag,
+# nexus.middleware.body_etag) starts on new keys, so old and new code running side by
+# side never read each other's entries.
+_RESPONSE_FORMAT = 4
 
 
 def _response_key(kind: str, raw: str) -> str:

@@ -42,6 +42,7 @@ from catalog.serializers import (
     VariantUpdateSerializer,
     product_data,
 )
+from nexus.middleware import ETAG_ATTRIBUTE, body_etag
 from nexus.openapi import NO_BODY
 from nexus.permissions import IsStaff, IsStaffOrReadOnly, is_staff
 from nexus.throttles import AtomicRateThrottleMixin
@@ -312,7 +313,7 @@ class ProductViewSet(viewsets.ModelViewSet):
             return None
         for throttle, count in zip(throttles, counts, strict=True):
             throttle.decide(drf_request, count)
-        response = HttpResponse(entry[0], content_type="application/json")
+        response = _stored_response(entry)
         self.response = self.finalize_response(drf_request, response, *args, **kwargs)
         return self.response
 
@@ -350,11 +351,13 @@ class ProductViewSet(viewsets.ModelViewSet):
         else:
             version, entry = response_get(kind, url, stock=self._stock_filtered())
         if entry is not None:
-            body, checked, product_ids, levels = entry
+            body, checked, product_ids, levels, etag = entry
             if checked != version.stock:
-                body, levels = _current_stock(kind, body, product_ids, levels)
-                response_set(kind, url, version, (body, version.stock, product_ids, levels))
-            return HttpResponse(body, content_type="application/json")
+                stored, (body, levels) = body, _current_stock(kind, body, product_ids, levels)
+                etag = etag if body is stored else body_etag(body)
+                entry = (body, version.stock, product_ids, levels, etag)
+                response_set(kind, url, version, entry)
+            return _stored_response(entry)
         response = produce()
         if response.status_code == status.HTTP_200_OK:
             body = JSONRenderer().render(response.data)
@@ -365,7 +368,8 @@ class ProductViewSet(viewsets.ModelViewSet):
                 for variant in product["variants"]
             )
             product_ids = tuple(product["id"] for product in products)
-            response_set(kind, url, version, (body, version.stock, product_ids, levels))
+            entry = (body, version.stock, product_ids, levels, body_etag(body))
+            response_set(kind, url, version, entry)
         return response
 
     @extend_schema(
@@ -458,6 +462,15 @@ class ProductViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         services.stock_adjust(product_id=product.pk, delta=serializer.validated_data["delta"])
         return Response(self._shaped(product))
+
+
+def _stored_response(entry: tuple) -> HttpResponse:
+    """The response of a cached product entry (body, stock version, product ids, stock
+    levels, the body's ETag): the body, with the tag the conditional GET middleware
+    would compute from it."""
+    response = HttpResponse(entry[0], content_type="application/json")
+    setattr(response, ETAG_ATTRIBUTE, entry[4])
+    return response
 
 
 def _products(kind: str, data: dict) -> list[dict]:

@@ -112,11 +112,22 @@ class MetricsMiddleware:
         return response
 
 
+# A response may carry its body's ``body_etag``, computed when the body was stored (the
+# cached product responses, catalog/views.py), so the tag is not hashed on every hit.
+ETAG_ATTRIBUTE = "nexus_etag"
+
+
+def body_etag(content: bytes) -> str:
+    """The strong ``ETag`` of a public catalog body (``ConditionalGetMiddleware``)."""
+    return f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+
+
 class ConditionalGetMiddleware:
     """Conditional GET for the public catalog reads (``NEXUS_PUBLIC_CACHE_ROUTES``).
 
     A 200 answer to GET/HEAD gets a strong ``ETag`` computed from its body (for a cached
-    catalog response that is the cached body itself), and ``If-None-Match`` with that tag
+    catalog response that is the cached body itself; a cached product response brings
+    the tag stored with its body, ``ETAG_ATTRIBUTE``), and ``If-None-Match`` with that tag
     answers 304 without a body. Anonymous requests also get ``Cache-Control: public,
     max-age=NEXUS_PUBLIC_CACHE_MAX_AGE``; every answer varies on ``Authorization`` (staff
     see inactive products), and authenticated answers are left for the private-response
@@ -137,8 +148,7 @@ class ConditionalGetMiddleware:
             or match.url_name not in settings.NEXUS_PUBLIC_CACHE_ROUTES
         ):
             return response
-        digest = hashlib.sha256(response.content).hexdigest()[:32]
-        response["ETag"] = f'"{digest}"'
+        response["ETag"] = getattr(response, ETAG_ATTRIBUTE, None) or body_etag(response.content)
         patch_vary_headers(response, ["Authorization"])
         if "HTTP_AUTHORIZATION" not in request.META and not response.has_header("Cache-Control"):
             response["Cache-Control"] = f"public, max-age={settings.NEXUS_PUBLIC_CACHE_MAX_AGE}"

@@ -252,3 +252,35 @@ def test_bench_hit_counter_counts_each_request_once(api_client, cache_on, fast, 
         assert int(redis.get("bench:catalog:miss")) == 2
     finally:
         redis.delete("bench:catalog:hit", "bench:catalog:miss")
+
+
+def test_hit_brings_the_etag_stored_with_its_body(
+    api_client, cache_on, fast, monkeypatch, django_capture_on_commit_callbacks
+):
+    from catalog import services
+    from catalog.tests.factories import default_variant
+    from nexus import middleware
+
+    mug = ProductFactory(stock_quantity=5)
+    detail = f"{URL}{mug.slug}/"
+    hashed = []
+    compute = middleware.body_etag
+    monkeypatch.setattr(middleware, "body_etag", lambda body: hashed.append(1) or compute(body))
+    for url in (URL, detail):
+        stored = _get(api_client, url)
+        assert hashed == [1]  # the miss: the middleware hashed the rendered body
+        hashed.clear()
+        hit = _get(api_client, url)
+        assert hashed == [] and hit["ETag"] == stored["ETag"] == compute(hit.content)
+        fast.off = True
+        assert _get(api_client, url)["ETag"] == stored["ETag"] and hashed == []
+        fast.off = False
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.variant_stock_adjust(variant_id=default_variant(mug).pk, delta=-2)
+    for url in (URL, detail):
+        refreshed = _get(api_client, url)  # the stock refresh (DRF's cycle), stored again
+        again = _get(api_client, url)  # fast path, from the refreshed entry
+        assert refreshed.content == again.content and b'"stock_quantity":3' in again.content
+        assert refreshed["ETag"] == again["ETag"] == compute(again.content)
+    assert hashed == []
