@@ -170,7 +170,9 @@ class ProductViewSet(viewsets.ModelViewSet):
     catalog version, so every committed catalog write shows on the next read. Stock
     changes do not bump that version: a cached body's stock fields are refreshed from the
     database on the first hit after the stock version moved (``_current_stock``), and
-    ``in_stock`` filtered lists are keyed by the stock version as well.
+    ``in_stock`` filtered lists are keyed by the stock version as well. A fresh hit for a
+    GET without credentials is answered in ``dispatch`` (``_cached_hit``): the same
+    response, with the throttle counted in the lookup's Redis round trip.
     """
 
     serializer_class = ProductSerializer
@@ -261,6 +263,7 @@ class ProductViewSet(viewsets.ModelViewSet):
             or getattr(request, "_force_auth_token", None) is not None
             or self.action_map.get("get") not in ("list", "retrieve")
             or self.versioning_class is not None
+            or not cache_enabled()
             or not counting_lookups()
         ):
             return None
