@@ -15,6 +15,7 @@ or filtered by ``category`` alone), the view's ``known_count(params)`` returns i
 COUNT(*) runs at all, cached or not.
 """
 
+from collections.abc import Callable
 from functools import partial
 
 from django.core.paginator import Paginator
@@ -28,7 +29,11 @@ _NOT_COUNTED = {"page", "page_size", "ordering"}
 
 class CachedCountPaginator(Paginator):
     def __init__(
-        self, *args, count_key: str | None = None, known_count: int | None = None, **kwargs
+        self,
+        *args,
+        count_key: Callable[[], str] | None = None,
+        known_count: int | None = None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.count_key = count_key
@@ -53,7 +58,10 @@ class CatalogPagination(PageNumberPagination):
         if query is not None and hasattr(view, "count_cache_key"):
             # Unknown parameters (query None) are counted uncached: no entry per junk value.
             params = [(name, value) for name, value in query if name not in _NOT_COUNTED]
-            key = view.count_cache_key(repr(params))
+            # Built only when the count is read from the cache: the key reads the
+            # catalog version (a Redis round trip), which a known or uncached count
+            # does not need.
+            key = partial(view.count_cache_key, repr(params))
             if hasattr(view, "known_count"):
                 known = view.known_count(params)
         self.django_paginator_class = partial(

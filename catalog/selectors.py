@@ -59,7 +59,7 @@ def category_tree() -> dict[int, dict]:
                 tree[node["parent"]]["children"].append(category_id)
         return tree
 
-    return cached(versioned_key("tree", "categories"), load)
+    return cached(lambda: versioned_key("tree", "categories"), load)
 
 
 def category_descendant_ids(*, tree: dict[int, dict], category_id: int) -> list[int]:
@@ -81,14 +81,17 @@ def category_product_count(*, tree: dict[int, dict], category_id: int) -> int:
     return sum(tree[i]["direct"] for i in ids)
 
 
-def product_count_from_tree(*, params: list[tuple[str, str]]) -> int | None:
+def product_count_from_tree(
+    *, params: list[tuple[str, str]], tree: Callable[[], dict[int, dict]] = category_tree
+) -> int | None:
     """The exact ``count`` of the public product list for the normalised filter
     ``params`` when the category counts give it: no filter (every active product) or
     ``category`` alone (its subtree's active products; 0 for an unknown category, as the
-    filter returns none). None for any other filter: the caller counts with COUNT(*)."""
+    filter returns none). None for any other filter: the caller counts with COUNT(*).
+    ``tree``: how to get the category tree (the view's once-per-request copy)."""
     if params and [name for name, _ in params] != ["category"]:
         return None
-    tree = category_tree()
+    tree = tree()
     value = params[0][1].strip() if params else ""  # as the filter's form field cleans it
     if not value:
         return sum(node["direct"] for node in tree.values())
