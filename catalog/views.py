@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from catalog import selectors, services
 from catalog.cache import cache_enabled, query_key, response_get, response_set
-from catalog.filters import CategoryFilter, ProductFilter
+from catalog.filters import CategoryFilter, ProductFilter, ProductFilterBackend
 from catalog.models import Category, Product, ProductVariant
 from catalog.pagination import CatalogPagination
 from catalog.serializers import (
@@ -157,6 +157,7 @@ class ProductViewSet(viewsets.ModelViewSet):
 
     serializer_class = ProductSerializer
     permission_classes = [IsStaffOrReadOnly]
+    filter_backends = [ProductFilterBackend]
     filterset_class = ProductFilter
     pagination_class = CatalogPagination
     lookup_field = "slug"
@@ -183,12 +184,21 @@ class ProductViewSet(viewsets.ModelViewSet):
             staff=is_staff(self.request), params=params, stock=self._stock_filtered()
         )
 
+    def category_tree(self) -> dict[int, dict]:
+        """The category tree, loaded at most once per request: the category filter and
+        the known count both read it (with the catalog cache off, each read is a query)."""
+        if self._category_tree is None:
+            self._category_tree = selectors.category_tree()
+        return self._category_tree
+
+    _category_tree: dict[int, dict] | None = None
+
     def known_count(self, params: list[tuple[str, str]]) -> int | None:
         """The list's exact count from the category counts, when they give it (public
         list, no filter or ``category`` alone); None: count with COUNT(*)."""
         if self.action != "list" or is_staff(self.request):
             return None
-        return selectors.product_count_from_tree(params=params)
+        return selectors.product_count_from_tree(params=params, tree=self.category_tree)
 
     def _stock_filtered(self) -> bool:
         """Whether the list's membership depends on stock levels (the ``in_stock``
