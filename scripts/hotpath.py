@@ -93,7 +93,11 @@ def main() -> None:
         "list-uncached": ("/api/v1/products/", "", False),
         "categories-uncached": ("/api/v1/categories/", "", False),
         "category-uncached": ("/api/v1/products/", "category=electronics", False),
-        "filtered": ("/api/v1/products/", "category=electronics&price_min=10&ordering=-price", False),
+        "filtered": (
+            "/api/v1/products/",
+            "category=electronics&price_min=10&ordering=-price",
+            False,
+        ),
         "search": ("/api/v1/products/", "search=laptop", False),
     }
     # Round trips to Redis: one packed send per command or pipeline.
