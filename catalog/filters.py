@@ -18,6 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from catalog.models import Category, Product, ProductAttribute, ProductVariant
 from catalog.selectors import (
+    CATEGORY_COLUMNS,
     active_variant_exists,
     category_descendant_ids,
     category_resolve,
@@ -289,6 +290,18 @@ class CategoryFilter(LeanFilterSet):
     class Meta:
         model = Category
         fields: list[str] = []
+
+    def filter_rows(self, rows: list[tuple]) -> list[tuple]:
+        """``filter_queryset`` for the ``selectors.category_rows`` tuples (``categories/``
+        filters every category in Python, in their order): the same categories, the same
+        order. Call ``is_valid()`` first."""
+        data = self.form.cleaned_data
+        parent_index = CATEGORY_COLUMNS.index("parent_id")
+        if data.get("parent") is not None:
+            rows = [row for row in rows if row[parent_index] == data["parent"]]
+        if data.get("root") is not None:
+            rows = [row for row in rows if (row[parent_index] is None) == data["root"]]
+        return rows
 
 
 class ProductFilterBackend(DjangoFilterBackend):
