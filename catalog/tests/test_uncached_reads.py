@@ -16,7 +16,7 @@ from catalog import selectors
 from catalog.filters import CategoryFilter, ProductFilter
 from catalog.models import Category, Product
 from catalog.tests.factories import ProductFactory, ProductVariantFactory
-from catalog.views import CategoryViewSet
+from catalog.views import CategoryViewSet, ProductViewSet
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -243,3 +243,62 @@ def test_categories_list_is_one_query_whatever_the_page_size(api_client, tree, c
         counts.add(len(captured))
     assert counts == {1}
     assert response.json()["count"] == 34
+
+
+SEARCH_QUERIES = [
+    {"search": "bag"},
+    {"search": "bag", "page_size": "4"},
+    {"search": "bag", "page_size": "4", "page": "2"},
+    {"search": "bag", "page_size": "4", "page": "4"},  # the last, partial page
+    {"search": "bag", "page_size": "4", "page": "5"},  # past the end: 404
+    {"search": "bag", "page_size": "4", "page": "last"},
+    {"search": "bag", "page": "0"},
+    {"search": "bag", "page": "two"},
+    {"search": "laptop bag 1", "category": "computers"},
+    {"search": "nothing-like-it"},  # no match: an empty first page
+    {"search": "nothing-like-it", "page": "2"},
+    {"search": "!!"},  # punctuation only: substring match, every rank equal
+    {"search": "bag", "ordering": "price"},  # not ranked: the plain page
+    {"search": "bag", "price_min": "10", "in_stock": "true"},
+]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ranked search is PostgreSQL's")
+@pytest.mark.parametrize("client_name", ["api_client", "staff_client"])
+def test_ranked_search_pages_equal_the_count_and_slice_path(
+    request, products, client_name, cache_off, monkeypatch
+):
+    # Given products whose ranks tie (ordered by id then) and differ
+    client = request.getfixturevalue(client_name)
+    ProductFactory(name="Bag", description="bag bag bag", category=products[0].category)
+    ProductFactory(name="Rucksack", description="not a bag!!", is_active=False)
+    for query in SEARCH_QUERIES:
+        new = client.get(URL, query)
+        with monkeypatch.context() as plain:
+            plain.setattr(ProductViewSet, "page_rows_by_id", lambda self, queryset: None)
+            old = client.get(URL, query)
+
+        # Then the same status and bytes: results, order, count, links, errors
+        assert (new.status_code, new.content) == (old.status_code, old.content), query
+    staff = client_name == "staff_client"  # staff see the inactive rucksack too
+    assert client.get(URL, {"search": "bag", "page_size": "4"}).json()["count"] == 16 + staff
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ranked search is PostgreSQL's")
+def test_a_ranked_search_page_counts_with_its_ids(api_client, products, cache_off):
+    # The variant SKUs matching, the page's ids with the count (no COUNT(*) of its own),
+    # the page's rows by id, their related rows: whatever the page size.
+    counts = {}
+    for size in (1, 5, 100):
+        with CaptureQueriesContext(connection) as captured:
+            response = api_client.get(URL, {"search": "bag", "page_size": size})
+        assert response.status_code == 200
+        counts[size] = len(captured)
+        assert not [q for q in captured if "COUNT(*) AS" in q["sql"]]
+        assert len([q for q in captured if "COUNT(*) OVER ()" in q["sql"]]) == 1
+    assert counts == {1: 3 + RELATED, 5: 3 + RELATED, 100: 3 + RELATED}
+    assert response.json()["count"] == 15
+    # Past the end there are no ids to count with: Django's COUNT(*) and its 404.
+    with CaptureQueriesContext(connection) as captured:
+        assert api_client.get(URL, {"search": "bag", "page": "9"}).status_code == 404
+    assert [q for q in captured if "COUNT(*) AS" in q["sql"]]
