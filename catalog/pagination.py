@@ -62,6 +62,7 @@ class CachedCountPaginator(Paginator):
             or "count" in self.__dict__  # already counted (``page=last``)
             or (self.count_key is not None and cache_enabled())  # counted once, cached
             or self.orphans
+            or self.object_list.query.distinct  # the window would count duplicates
         ):
             return super().page(number)
         number = self._page_number(number)

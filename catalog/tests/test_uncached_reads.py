@@ -255,6 +255,7 @@ SEARCH_QUERIES = [
     {"search": "bag", "page": "0"},
     {"search": "bag", "page": "two"},
     {"search": "laptop bag 1", "category": "computers"},
+    {"search": "bag", "category": "nowhere"},  # no such category: nothing to rank
     {"search": "nothing-like-it"},  # no match: an empty first page
     {"search": "nothing-like-it", "page": "2"},
     {"search": "!!"},  # punctuation only: substring match, every rank equal
