@@ -1,5 +1,6 @@
-"""Input and output serializers of the catalog app, and ``product_data``: the product
-representation without DRF fields for the hot public list and detail."""
+"""Input and output serializers of the catalog app, and ``product_data`` and
+``category_data``: the product and category representations without DRF fields for the
+hot product list and detail and the category list."""
 
 import decimal
 from collections.abc import Iterable
