@@ -209,10 +209,14 @@ def response_set(kind: str, raw: str, version: ResponseVersion, value: Any) -> N
     cache.set(_response_key(kind, raw), (version.entry, value), timeout=cache_timeout())
 
 
-def cached(key: str, compute: Callable[[], Any]) -> Any:
-    """``compute()`` memoised under ``key`` (when caching is on)."""
+def cached(key: str | Callable[[], str], compute: Callable[[], Any]) -> Any:
+    """``compute()`` memoised under ``key`` (when caching is on). ``key`` may be a function
+    returning it: a versioned key reads the catalog version from Redis, a round trip an
+    uncached request (caching off) need not pay."""
     if not cache_enabled():
         return compute()
+    if callable(key):
+        key = key()
     value = cache.get(key)
     if value is None:
         value = compute()

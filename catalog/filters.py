@@ -6,22 +6,25 @@ its active variants matches all of them. ``option`` and ``attribute`` take repea
 """
 
 import re
+from collections.abc import Callable
 
 import django_filters
 from django import forms
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Value
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 
 from catalog.models import Category, Product, ProductAttribute, ProductVariant
 from catalog.selectors import (
+    CATEGORY_COLUMNS,
     active_variant_exists,
     category_descendant_ids,
     category_resolve,
     category_tree,
 )
-from nexus.filters import IdFilter
+from nexus.filters import IdFilter, LeanFilterSet
 
 _MAX_PAIRS = 20
 # Matches in variant SKUs joined to a search (an id list, so the product-side indexes
@@ -135,7 +138,15 @@ def _iexact_any(field: str, values: list[str]) -> Q:
     return condition
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(LeanFilterSet):
+    """``tree``: a function returning the category tree, when the caller has it or shares
+    it (``ProductViewSet`` loads it once per request for the filter and the count);
+    without it the category filter loads the tree itself."""
+
+    def __init__(self, *args, tree: Callable[[], dict[int, dict]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tree = tree or category_tree
+
     category = django_filters.CharFilter(
         method="filter_category",
         max_length=140,
@@ -190,7 +201,7 @@ class ProductFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_category(self, queryset, name, value):
-        tree = category_tree()
+        tree = self.tree()
         category_id = category_resolve(tree=tree, value=value)
         if category_id is None:
             return queryset.none()
@@ -270,7 +281,7 @@ class ProductFilter(django_filters.FilterSet):
         return queryset.order_by("-created_at", "-id")
 
 
-class CategoryFilter(django_filters.FilterSet):
+class CategoryFilter(LeanFilterSet):
     parent = IdFilter(field_name="parent_id", help_text="Children of this id.")
     root = django_filters.BooleanFilter(
         field_name="parent", lookup_expr="isnull", help_text="Only top-level categories."
@@ -279,3 +290,27 @@ class CategoryFilter(django_filters.FilterSet):
     class Meta:
         model = Category
         fields: list[str] = []
+
+    def filter_rows(self, rows: list[tuple]) -> list[tuple]:
+        """``filter_queryset`` for the ``selectors.category_rows`` tuples (``categories/``
+        filters every category in Python, in their order): the same categories, the same
+        order. Call ``is_valid()`` first."""
+        data = self.form.cleaned_data
+        parent_index = CATEGORY_COLUMNS.index("parent_id")
+        if data.get("parent") is not None:
+            rows = [row for row in rows if row[parent_index] == data["parent"]]
+        if data.get("root") is not None:
+            rows = [row for row in rows if (row[parent_index] is None) == data["root"]]
+        return rows
+
+
+class ProductFilterBackend(DjangoFilterBackend):
+    """``DjangoFilterBackend`` handing ``ProductFilter`` the view's once-per-request
+    category tree (``view.category_tree``), so a category-filtered page does not load
+    the tree twice (once to filter, once for its count)."""
+
+    def get_filterset_kwargs(self, request, queryset, view):
+        kwargs = super().get_filterset_kwargs(request, queryset, view)
+        if hasattr(view, "category_tree"):
+            kwargs["tree"] = view.category_tree
+        return kwargs

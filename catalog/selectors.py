@@ -44,22 +44,23 @@ def category_tree() -> dict[int, dict]:
     """
 
     def load() -> dict[int, dict]:
-        rows = Category.objects.order_by().values("id", "parent_id", "slug", "product_count")
-        tree = {
-            row["id"]: {
-                "parent": row["parent_id"],
-                "slug": row["slug"],
-                "direct": row["product_count"],
-                "children": [],
-            }
-            for row in rows
-        }
-        for category_id, node in tree.items():
-            if node["parent"] in tree:
-                tree[node["parent"]]["children"].append(category_id)
-        return tree
+        rows = Category.objects.order_by().values_list("id", "parent_id", "slug", "product_count")
+        return category_tree_of(rows)
 
-    return cached(versioned_key("tree", "categories"), load)
+    return cached(lambda: versioned_key("tree", "categories"), load)
+
+
+def category_tree_of(rows: Iterable[tuple[int, int | None, str, int]]) -> dict[int, dict]:
+    """``category_tree``'s value from (id, parent id, slug, product_count) rows of every
+    category (``categories/`` builds it from the rows it lists: no query of its own)."""
+    tree = {
+        category_id: {"parent": parent_id, "slug": slug, "direct": direct, "children": []}
+        for category_id, parent_id, slug, direct in rows
+    }
+    for category_id, node in tree.items():
+        if node["parent"] in tree:
+            tree[node["parent"]]["children"].append(category_id)
+    return tree
 
 
 def category_descendant_ids(*, tree: dict[int, dict], category_id: int) -> list[int]:
@@ -81,14 +82,17 @@ def category_product_count(*, tree: dict[int, dict], category_id: int) -> int:
     return sum(tree[i]["direct"] for i in ids)
 
 
-def product_count_from_tree(*, params: list[tuple[str, str]]) -> int | None:
+def product_count_from_tree(
+    *, params: list[tuple[str, str]], tree: Callable[[], dict[int, dict]] = category_tree
+) -> int | None:
     """The exact ``count`` of the public product list for the normalised filter
     ``params`` when the category counts give it: no filter (every active product) or
     ``category`` alone (its subtree's active products; 0 for an unknown category, as the
-    filter returns none). None for any other filter: the caller counts with COUNT(*)."""
+    filter returns none). None for any other filter: the caller counts with COUNT(*).
+    ``tree``: how to get the category tree (the view's once-per-request copy)."""
     if params and [name for name, _ in params] != ["category"]:
         return None
-    tree = category_tree()
+    tree = tree()
     value = params[0][1].strip() if params else ""  # as the filter's form field cleans it
     if not value:
         return sum(node["direct"] for node in tree.values())
@@ -111,6 +115,18 @@ def category_resolve(*, tree: dict[int, dict], value: str) -> int | None:
 
 def category_list() -> QuerySet[Category]:
     return Category.objects.all()
+
+
+# The columns of ``category_rows``: a category as the API shows it, with its own count.
+CATEGORY_COLUMNS = ("id", "name", "slug", "description", "parent_id", "product_count")
+
+
+def category_rows() -> list[tuple]:
+    """Every category as a ``CATEGORY_COLUMNS`` tuple, in the list's order (the model's:
+    name, then id), in one query. ``categories/`` is built from these: the table is small
+    (it is loaded whole for the tree anyway), so filtering and paging the rows in Python
+    replaces a COUNT, a page query and the tree query."""
+    return list(category_list().values_list(*CATEGORY_COLUMNS))
 
 
 def category_get(*, lookup: str) -> Category:

@@ -3,10 +3,12 @@ images, staff variant endpoints and stock adjustments. Thin: validate, call a se
 a service, serialize."""
 
 import json
+from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse
+from django_filters.utils import translate_validation
 from django_redis.exceptions import ConnectionInterrupted
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status, viewsets
@@ -26,7 +28,7 @@ from catalog.cache import (
     response_get_counted,
     response_set,
 )
-from catalog.filters import CategoryFilter, ProductFilter
+from catalog.filters import CategoryFilter, ProductFilter, ProductFilterBackend
 from catalog.models import Category, Product, ProductVariant
 from catalog.pagination import CatalogPagination
 from catalog.serializers import (
@@ -40,6 +42,7 @@ from catalog.serializers import (
     StockAdjustSerializer,
     VariantCreateSerializer,
     VariantUpdateSerializer,
+    category_data,
     product_data,
 )
 from nexus.middleware import ETAG_ATTRIBUTE, body_etag
@@ -117,9 +120,25 @@ class CategoryViewSet(viewsets.ModelViewSet):
         return response
 
     def list(self, request, *args, **kwargs):
-        return self._cached_response(
-            "categories", lambda: super(CategoryViewSet, self).list(request, *args, **kwargs)
+        return self._cached_response("categories", self._list_response)
+
+    def _list_response(self) -> Response:
+        """The list from one query (``selectors.category_rows``: every category, which
+        also gives the tree and its counts), filtered and paged in Python, rendered as
+        ``CategorySerializer`` renders it (``category_data``). Was three queries (count,
+        page, tree) and a serializer per category. Invalid filters: the same 400."""
+        filterset = CategoryFilter(
+            self.request.query_params, queryset=self.get_queryset(), request=self.request
         )
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        rows = selectors.category_rows()
+        tree = selectors.category_tree_of(
+            (category_id, parent_id, slug, count)
+            for category_id, _, slug, _, parent_id, count in rows
+        )
+        page = self.paginate_queryset(filterset.filter_rows(rows))
+        return self.get_paginated_response(category_data(page, tree=tree))
 
     def retrieve(self, request, *args, **kwargs):
         return self._cached_response(
@@ -177,6 +196,7 @@ class ProductViewSet(viewsets.ModelViewSet):
 
     serializer_class = ProductSerializer
     permission_classes = [IsStaffOrReadOnly]
+    filter_backends = [ProductFilterBackend]
     filterset_class = ProductFilter
     pagination_class = CatalogPagination
     lookup_field = "slug"
@@ -203,12 +223,31 @@ class ProductViewSet(viewsets.ModelViewSet):
             staff=is_staff(self.request), params=params, stock=self._stock_filtered()
         )
 
+    def category_tree(self) -> dict[int, dict]:
+        """The category tree, loaded at most once per request: the category filter and
+        the known count both read it (with the catalog cache off, each read is a query)."""
+        if self._category_tree is None:
+            self._category_tree = selectors.category_tree()
+        return self._category_tree
+
+    _category_tree: dict[int, dict] | None = None
+
     def known_count(self, params: list[tuple[str, str]]) -> int | None:
         """The list's exact count from the category counts, when they give it (public
         list, no filter or ``category`` alone); None: count with COUNT(*)."""
         if self.action != "list" or is_staff(self.request):
             return None
-        return selectors.product_count_from_tree(params=params)
+        return selectors.product_count_from_tree(params=params, tree=self.category_tree)
+
+    def page_rows_by_id(self, queryset) -> Callable[[list[int]], Iterable[Product]] | None:
+        """For a ranked search (``ProductFilter`` orders by ``-rank, -id`` then), how to read
+        a page's products by id, shaped as the list reads them: the paginator then sorts
+        ids and counts in one statement (``CachedCountPaginator.page``). None otherwise:
+        the page is read as a slice of ``queryset``."""
+        if tuple(queryset.query.order_by) != ("-rank", "-id"):
+            return None
+        staff = is_staff(self.request)
+        return lambda ids: selectors.product_list(staff=staff, related=False).filter(pk__in=ids)
 
     def _stock_filtered(self) -> bool:
         """Whether the list's membership depends on stock levels (the ``in_stock``

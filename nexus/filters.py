@@ -1,9 +1,11 @@
 """Query filters shared by the apps."""
 
+import copy
 from datetime import UTC, datetime
 
 import django_filters
 from django import forms
+from django.http import QueryDict
 from django_filters.fields import IsoDateTimeField
 
 # Primary keys are BigAutoField (PostgreSQL bigint); ids start at 1.
@@ -45,3 +47,44 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """``IsoDateTimeFilter`` that accepts every valid date-time (see the field above)."""
 
     field_class = _ClampedIsoDateTimeField
+
+
+class LeanFilterSet(django_filters.FilterSet):
+    """A FilterSet that is cheap to build per request (issue 18: 0.93 ms of CPU for
+    ``ProductFilter`` with 13 filters, an eighth of an uncached product list page).
+
+    django-filter deep-copies every declared filter for each instance and then builds a
+    new form class, with a new form field per filter, for each instance. Here each
+    filter is a shallow copy (its ``method`` re-bound to the copy, so a method filter
+    calls this instance), and the form class is built once per FilterSet class: a form
+    field is never changed by validation, and Django's form copies its class's fields
+    for every form instance anyway. Same fields, same cleaning, same errors, same
+    queries; ``BaseFilterSet.__init__`` is otherwise followed line for line.
+    """
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        model = queryset.model
+
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+
+        self.filters = {}
+        for name, declared in self.base_filters.items():
+            filter_ = copy.copy(declared)
+            filter_.method = declared.method  # a FilterMethod of the copy, not the original
+            filter_.model = model
+            filter_.parent = self
+            self.filters[name] = filter_
+
+    def get_form_class(self):
+        cls = type(self)
+        form_class = cls.__dict__.get("_lean_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            cls._lean_form_class = form_class
+        return form_class

@@ -8,7 +8,9 @@ Calls the WSGI application directly (no test client, no network) with the bench 
 and prints, per case, the median and p99 wall time of one request, the mean CPU time
 of this process per request, and the SQL statements and Redis round trips of one request.
 Cases: the ceiling view behind the full middleware, a cached product list page and detail
-(hits), and an uncached detail. Read-only on the database.
+(hits), and an uncached detail (the default set); also the bench's other uncached reads:
+``list-uncached``, ``categories-uncached``, ``category-uncached`` (``?category=electronics``),
+``filtered`` and ``search`` (``--cases``). Read-only on the database.
 ``--without MIDDLEWARE`` drops middleware classes (a substring of the dotted path) to
 measure what each costs. ``--profile CASE`` prints a cProfile of that case instead.
 """
@@ -87,6 +89,16 @@ def main() -> None:
         "list": ("/api/v1/products/", "", True),
         "detail": (detail, "", True),
         "detail-uncached": (detail, "", False),
+        # The bench's other uncached reads (scripts/bench.py, NEXUS_CATALOG_CACHE off).
+        "list-uncached": ("/api/v1/products/", "", False),
+        "categories-uncached": ("/api/v1/categories/", "", False),
+        "category-uncached": ("/api/v1/products/", "category=electronics", False),
+        "filtered": (
+            "/api/v1/products/",
+            "category=electronics&price_min=10&ordering=-price",
+            False,
+        ),
+        "search": ("/api/v1/products/", "search=laptop", False),
     }
     # Round trips to Redis: one packed send per command or pipeline.
     from redis.connection import AbstractConnection
