@@ -292,20 +292,8 @@ class NexusCSPMiddleware(CSPMiddleware):
             policies = _csp_policies[admin] = self._constant_policies(request, response)
         policy, policy_ro, excluded, excluded_ro = policies
         path = request.path_info
-        if (
-            policy
-            and HEADER not in response
-            and getattr(response, "_csp_exempt", False) is False
-            and not path.startswith(excluded)
-        ):
-            response[HEADER] = policy
-        if (
-            policy_ro
-            and HEADER_REPORT_ONLY not in response
-            and getattr(response, "_csp_exempt_ro", False) is False
-            and not path.startswith(excluded_ro)
-        ):
-            response[HEADER_REPORT_ONLY] = policy_ro
+        _csp_set(response, HEADER, policy, "_csp_exempt", path, excluded)
+        _csp_set(response, HEADER_REPORT_ONLY, policy_ro, "_csp_exempt_ro", path, excluded_ro)
         # As the library does: the nonce cannot be asked for once the header is written.
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
         return response
@@ -324,6 +312,19 @@ class NexusCSPMiddleware(CSPMiddleware):
             prefixes("CONTENT_SECURITY_POLICY"),
             prefixes("CONTENT_SECURITY_POLICY_REPORT_ONLY"),
         )
+
+
+def _csp_set(response, header: str, policy: str, exempt: str, path: str, excluded: tuple) -> None:
+    """Set one CSP header (enforced or report-only) as django-csp does: only when there is
+    a policy, the view did not set the header or exempt the response, and the path is not
+    excluded."""
+    if (
+        policy
+        and header not in response
+        and getattr(response, exempt, False) is False
+        and not path.startswith(excluded)
+    ):
+        response[header] = policy
 
 
 class LazyMessageMiddleware(MessageMiddleware):
