@@ -33,15 +33,21 @@ def order_queryset() -> QuerySet[Order]:
     )
 
 
+def order_is_fresh(order: Order) -> bool:
+    """``order`` is fresh from ``services.order_place`` with its lines as inserted, ids
+    included (False: not from there, or a database that does not return bulk ids)."""
+    items = getattr(order, "placed_items", None)
+    return items is not None and all(item.pk is not None for item in items)
+
+
 def order_as_placed(order: Order) -> Order:
     """The order ``services.order_place`` returned, ready to serialise like a row of
     ``order_queryset`` without reading it back: its lines as inserted (in id order) and
     its payments (none yet) are filled in as that queryset prefetches them. Otherwise
     the order is read again."""
-    items = getattr(order, "placed_items", None)
-    if items is None or any(item.pk is None for item in items):
-        # Not fresh from order_place, or a database that does not return bulk ids.
+    if not order_is_fresh(order):
         return order_queryset().get(pk=order.pk)
+    items = order.placed_items
     cache = {}
     for name, rows in (("items", sorted(items, key=lambda item: item.pk)), ("payments", [])):
         queryset = getattr(order, name).all()
