@@ -7,8 +7,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
@@ -22,10 +24,11 @@ from django.db.models import (
     Value,
     prefetch_related_objects,
 )
+from django.db.models.expressions import Col
 from django.db.models.functions import Coalesce
 
 from cart.models import Cart, CartItem
-from catalog.models import ProductImage, ProductOptionValue, ProductVariant
+from catalog.models import Product, ProductImage, ProductOptionValue, ProductVariant
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The largest line total a cart accepts: what an order line (max_digits=12) can store.
@@ -103,14 +106,11 @@ def cart_item_for_response(*, cart: Cart, item_id: int) -> CartItem | None:
     return cart_items_for_response(cart=cart).filter(pk=item_id).first()
 
 
-def variants_for_add(
+def _variants_for_add_orm(
     *, cart: Cart, product_id: int | None = None, variant_id: int | None = None
 ) -> list[ProductVariant]:
-    """For a cart add, in one query: the variant ``variant_id`` (else the active variants
-    of ``product_id``, at most two: enough to tell "exactly one" from "several"), with its
-    product, its product's primary image name (``product_image``) and ``cart``'s line of
-    it, if any (``line_id``, ``line_quantity``; None without one). Read it with the cart
-    row locked: the line cannot change until the add commits."""
+    """``variants_for_add`` through the ORM: the reference its hand-written query is held
+    equal to (``cart/tests/test_add_queries.py``)."""
     # Unordered subqueries: one row each at most (one primary image, one line per
     # variant), and each ORDER BY would cost a sort and its compiling per add.
     primary_image = (
@@ -129,6 +129,103 @@ def variants_for_add(
     return list(
         queryset.filter(product_id=product_id, is_active=True).order_by("position", "id")[:2]
     )
+
+
+_VARIANT_FIELDS = tuple(ProductVariant._meta.concrete_fields)
+_PRODUCT_FIELDS = tuple(Product._meta.concrete_fields)
+
+
+@cache
+def _variants_for_add_sql(by_variant: bool) -> str:
+    """The statement of ``variants_for_add``, written once per process from the models'
+    metadata (identifiers only; every value is a parameter): the columns the ORM's
+    ``select_related("product")`` reads, and the same three unordered subqueries."""
+    q = connection.ops.quote_name
+    variant, product = q(ProductVariant._meta.db_table), q(Product._meta.db_table)
+    image, item = q(ProductImage._meta.db_table), q(CartItem._meta.db_table)
+
+    def col(table: str, model, name: str) -> str:
+        return f"{table}.{q(model._meta.get_field(name).column)}"
+
+    columns = ", ".join(
+        [f"{variant}.{q(field.column)}" for field in _VARIANT_FIELDS]
+        + [f"{product}.{q(field.column)}" for field in _PRODUCT_FIELDS]
+    )
+    variant_id, variant_product = (
+        col(variant, ProductVariant, "id"),
+        col(variant, ProductVariant, "product"),
+    )
+    line = (
+        f"FROM {item} WHERE {col(item, CartItem, 'cart')} = %s "
+        f"AND {col(item, CartItem, 'variant')} = {variant_id} LIMIT 1"
+    )
+    if by_variant:
+        where = f"{variant_id} = %s LIMIT 1"
+    else:
+        where = (
+            f"{variant_product} = %s AND {col(variant, ProductVariant, 'is_active')} "
+            f"ORDER BY {col(variant, ProductVariant, 'position')} ASC, {variant_id} ASC LIMIT 2"
+        )
+    return (
+        f"SELECT {columns}, "  # noqa: S608 (identifiers from the models' metadata)
+        f"(SELECT {col(image, ProductImage, 'image')} FROM {image} "
+        f"WHERE {col(image, ProductImage, 'product')} = {variant_product} "
+        f"AND {col(image, ProductImage, 'is_primary')} LIMIT 1), "
+        f"(SELECT {col(item, CartItem, 'id')} {line}), "
+        f"(SELECT {col(item, CartItem, 'quantity')} {line}) "
+        f"FROM {variant} INNER JOIN {product} "
+        f"ON {variant_product} = {col(product, Product, 'id')} WHERE {where}"
+    )
+
+
+@cache
+def _variants_for_add_converters(vendor: str) -> list[tuple[int, list, Col]]:
+    """The converters a queryset applies to these columns (JSON, booleans on SQLite...)."""
+    expressions = [Col(ProductVariant._meta.db_table, field) for field in _VARIANT_FIELDS] + [
+        Col(Product._meta.db_table, field) for field in _PRODUCT_FIELDS
+    ]
+    compiler = ProductVariant.objects.none().query.get_compiler(connection=connection)
+    return [
+        (index, functions, expression)
+        for index, (functions, expression) in compiler.get_converters(expressions).items()
+    ]
+
+
+def variants_for_add(
+    *, cart: Cart, product_id: int | None = None, variant_id: int | None = None
+) -> list[ProductVariant]:
+    """For a cart add, in one query: the variant ``variant_id`` (else the active variants
+    of ``product_id``, at most two: enough to tell "exactly one" from "several"), with its
+    product, its product's primary image name (``product_image``) and ``cart``'s line of
+    it, if any (``line_id``, ``line_quantity``; None without one). Read it with the cart
+    row locked: the line cannot change until the add commits.
+
+    One hand-written statement (``_variants_for_add_sql``), the ORM query's
+    (``_variants_for_add_orm``) columns and answers: building that query's three
+    subqueries and its join cost about a third of every cart add (issue 18)."""
+    by_variant = variant_id is not None
+    params = [cart.pk, cart.pk, variant_id if by_variant else product_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_variants_for_add_sql(by_variant), params)
+        rows = [list(row) for row in cursor.fetchall()]
+    converters = _variants_for_add_converters(connection.vendor)
+    alias, width = connection.alias, len(_VARIANT_FIELDS)
+    variant_names = [field.attname for field in _VARIANT_FIELDS]
+    product_names = [field.attname for field in _PRODUCT_FIELDS]
+    product_field = ProductVariant._meta.get_field("product")
+    variants = []
+    for row in rows:
+        for index, functions, expression in converters:
+            value = row[index]
+            for function in functions:
+                value = function(value, expression, connection)
+            row[index] = value
+        variant = ProductVariant.from_db(alias, variant_names, row[:width])
+        product = Product.from_db(alias, product_names, row[width : width + len(_PRODUCT_FIELDS)])
+        product_field.set_cached_value(variant, product)
+        variant.product_image, variant.line_id, variant.line_quantity = row[-3:]
+        variants.append(variant)
+    return variants
 
 
 def cart_item_shape_added(*, item: CartItem) -> CartItem:
