@@ -24,11 +24,11 @@ from django.db.models import (
     Value,
     prefetch_related_objects,
 )
-from django.db.models.expressions import Col
 from django.db.models.functions import Coalesce
 
 from cart.models import Cart, CartItem
 from catalog.models import Product, ProductImage, ProductOptionValue, ProductVariant
+from nexus.rawsql import model_columns, rows_converted
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The largest line total a cart accepts: what an order line (max_digits=12) can store.
@@ -133,6 +133,7 @@ def _variants_for_add_orm(
 
 _VARIANT_FIELDS = tuple(ProductVariant._meta.concrete_fields)
 _PRODUCT_FIELDS = tuple(Product._meta.concrete_fields)
+_VARIANT_COLUMNS = model_columns(ProductVariant) + model_columns(Product)
 
 
 @cache
@@ -178,19 +179,6 @@ def _variants_for_add_sql(by_variant: bool) -> str:
     )
 
 
-@cache
-def _variants_for_add_converters(vendor: str) -> list[tuple[int, list, Col]]:
-    """The converters a queryset applies to these columns (JSON, booleans on SQLite...)."""
-    expressions = [Col(ProductVariant._meta.db_table, field) for field in _VARIANT_FIELDS] + [
-        Col(Product._meta.db_table, field) for field in _PRODUCT_FIELDS
-    ]
-    compiler = ProductVariant.objects.none().query.get_compiler(connection=connection)
-    return [
-        (index, functions, expression)
-        for index, (functions, expression) in compiler.get_converters(expressions).items()
-    ]
-
-
 def variants_for_add(
     *, cart: Cart, product_id: int | None = None, variant_id: int | None = None
 ) -> list[ProductVariant]:
@@ -207,19 +195,13 @@ def variants_for_add(
     params = [cart.pk, cart.pk, variant_id if by_variant else product_id]
     with connection.cursor() as cursor:
         cursor.execute(_variants_for_add_sql(by_variant), params)
-        rows = [list(row) for row in cursor.fetchall()]
-    converters = _variants_for_add_converters(connection.vendor)
+        rows = rows_converted(cursor.fetchall(), _VARIANT_COLUMNS)
     alias, width = connection.alias, len(_VARIANT_FIELDS)
     variant_names = [field.attname for field in _VARIANT_FIELDS]
     product_names = [field.attname for field in _PRODUCT_FIELDS]
     product_field = ProductVariant._meta.get_field("product")
     variants = []
     for row in rows:
-        for index, functions, expression in converters:
-            value = row[index]
-            for function in functions:
-                value = function(value, expression, connection)
-            row[index] = value
         variant = ProductVariant.from_db(alias, variant_names, row[:width])
         product = Product.from_db(alias, product_names, row[width : width + len(_PRODUCT_FIELDS)])
         product_field.set_cached_value(variant, product)
