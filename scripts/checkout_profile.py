@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """In-process cost of a signed-in cart add and a 3-line checkout (docs/PERFORMANCE.md,
-"Checkout, profiled in-process").
+"Checkout and cart add: hand-written hot reads").
 
     DATABASE_URL=... REDIS_URL=... python scripts/checkout_profile.py [-n 200] [--profile CASE]
 
