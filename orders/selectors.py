@@ -5,12 +5,14 @@ methods, tax rates, vouchers). The cart read at checkout is cart's."""
 
 import hashlib
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Length, Upper
 
 from catalog.selectors import category_descendant_ids, category_tree
+from nexus.rawsql import model_columns, rows_converted
 from orders.choices import OrderStatus
 from orders.models import (
     Order,
@@ -33,15 +35,21 @@ def order_queryset() -> QuerySet[Order]:
     )
 
 
+def order_is_fresh(order: Order) -> bool:
+    """``order`` is fresh from ``services.order_place`` with its lines as inserted, ids
+    included (False: not from there, or a database that does not return bulk ids)."""
+    items = getattr(order, "placed_items", None)
+    return items is not None and all(item.pk is not None for item in items)
+
+
 def order_as_placed(order: Order) -> Order:
     """The order ``services.order_place`` returned, ready to serialise like a row of
     ``order_queryset`` without reading it back: its lines as inserted (in id order) and
     its payments (none yet) are filled in as that queryset prefetches them. Otherwise
     the order is read again."""
-    items = getattr(order, "placed_items", None)
-    if items is None or any(item.pk is None for item in items):
-        # Not fresh from order_place, or a database that does not return bulk ids.
+    if not order_is_fresh(order):
         return order_queryset().get(pk=order.pk)
+    items = order.placed_items
     cache = {}
     for name, rows in (("items", sorted(items, key=lambda item: item.pk)), ("payments", [])):
         queryset = getattr(order, name).all()
@@ -171,13 +179,11 @@ def _pricing_rules_query(country: str, region: str) -> QuerySet[ShippingMethod]:
     )
 
 
-def pricing_rules_for(
+def _pricing_rules_for_orm(
     *, country: str, region: str = ""
 ) -> tuple[list[ShippingMethod], TaxRate | None]:
-    """``shipping_methods_active()`` and ``tax_rate_for(...)`` in one query (a checkout
-    reads both): each active method row carries the address's rate as uncorrelated
-    subqueries (evaluated once). With no active method, the rate is read on its own.
-    The rate returned holds its id and pricing terms (rate, applies_to_shipping, name)."""
+    """``pricing_rules_for`` through the ORM: the reference its hand-written statements
+    are held equal to (``orders/tests/test_pricing_rules_sql.py``)."""
     country, region = country.upper(), (region or "").strip().upper()
     methods = list(_pricing_rules_query(country, region).all())
     if not methods:
@@ -186,6 +192,72 @@ def pricing_rules_for(
     if first.tax_id is None:
         return methods, None
     return methods, TaxRate(**{name: getattr(first, f"tax_{name}") for name in _TAX_FIELDS})
+
+
+_METHOD_COLUMNS = model_columns(ShippingMethod)
+_TAX_COLUMNS = model_columns(TaxRate, [TaxRate._meta.get_field(name) for name in _TAX_FIELDS])
+
+
+@cache
+def _pricing_rules_sql() -> tuple[str, str]:
+    """The two statements of ``pricing_rules_for``, written once per process from the
+    models' metadata (identifiers only; every value is a parameter): the active methods
+    with the best rate's four columns as uncorrelated subqueries, and that rate alone.
+    The same SQL as the ORM's ``_pricing_rules_query`` and ``_best_tax_rates``."""
+    q = connection.ops.quote_name
+    method, tax = q(ShippingMethod._meta.db_table), q(TaxRate._meta.db_table)
+
+    def col(table: str, model, name: str) -> str:
+        return f"{table}.{q(model._meta.get_field(name).column)}"
+
+    region = col(tax, TaxRate, "region")
+    best = (
+        f"FROM {tax} WHERE {col(tax, TaxRate, 'country')} = %s AND UPPER({region}) IN (%s, %s) "
+        f"ORDER BY LENGTH({region}) DESC LIMIT 1"
+    )
+    methods = (
+        "SELECT "  # noqa: S608 (identifiers from the models' metadata)
+        + ", ".join(f"{method}.{q(field.column)}" for _, field in _METHOD_COLUMNS)
+        + "".join(f", (SELECT {tax}.{q(field.column)} {best})" for _, field in _TAX_COLUMNS)
+        + f" FROM {method} WHERE {col(method, ShippingMethod, 'is_active')} "
+        f"ORDER BY {col(method, ShippingMethod, 'price')} ASC, "
+        f"{col(method, ShippingMethod, 'code')} ASC"
+    )
+    rate = "SELECT " + ", ".join(f"{tax}.{q(field.column)}" for _, field in _TAX_COLUMNS)
+    return methods, f"{rate} {best}"
+
+
+def pricing_rules_for(
+    *, country: str, region: str = ""
+) -> tuple[list[ShippingMethod], TaxRate | None]:
+    """``shipping_methods_active()`` and ``tax_rate_for(...)`` in one query (a checkout
+    reads both): each active method row carries the address's rate as uncorrelated
+    subqueries (evaluated once). With no active method, the rate is read on its own.
+    The rate returned holds its id and pricing terms (rate, applies_to_shipping, name).
+
+    Hand-written statements (``_pricing_rules_sql``), the ORM version's
+    (``_pricing_rules_for_orm``) SQL and answers: compiling its four subqueries on every
+    checkout cost more than running them (issue 18)."""
+    country, region = country.upper(), (region or "").strip().upper()
+    best = [country, "", region]
+    methods_sql, rate_sql = _pricing_rules_sql()
+    alias = connection.alias
+    width = len(_METHOD_COLUMNS)
+    method_names = [field.attname for _, field in _METHOD_COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(methods_sql, best * len(_TAX_COLUMNS))
+        rows = rows_converted(cursor.fetchall(), _METHOD_COLUMNS + _TAX_COLUMNS)
+        if not rows:
+            cursor.execute(rate_sql, best)
+            found = rows_converted(cursor.fetchall(), _TAX_COLUMNS)
+            return [], _tax_rate(found[0]) if found else None
+    methods = [ShippingMethod.from_db(alias, method_names, row[:width]) for row in rows]
+    first = rows[0][width:]
+    return methods, None if first[0] is None else _tax_rate(first)
+
+
+def _tax_rate(values) -> TaxRate:
+    return TaxRate(**dict(zip(_TAX_FIELDS, values, strict=True)))
 
 
 def voucher_by_code(*, code: str) -> Voucher | None:

@@ -29,6 +29,7 @@ from orders.serializers import (
     OrderPaymentChangeSerializer,
     OrderSerializer,
     OrderStatusChangeSerializer,
+    order_placed_data,
 )
 from orders.throttles import GuestCheckoutRateThrottle, GuestOrderRateThrottle
 
@@ -126,19 +127,24 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if request.user.is_authenticated:
             data.pop("email", None)
             order = services.order_place(user=request.user, **data)
-            return Response(
-                self.get_serializer(selectors.order_as_placed(order)).data,
-                status=status.HTTP_201_CREATED,
-            )
+            return Response(self._placed_data(order, guest=False), status=status.HTTP_201_CREATED)
         order = services.order_place(
             user=None, cart_token=request.headers.get(CART_TOKEN_HEADER, "").strip(), **data
         )
+        return Response(self._placed_data(order, guest=True), status=status.HTTP_201_CREATED)
+
+    def _placed_data(self, order: Order, *, guest: bool) -> dict:
+        """The checkout's answer: ``order_placed_data`` (no serializer fields built) for an
+        order fresh from ``order_place``, the serializer otherwise (its lines' ids unknown)."""
+        if selectors.order_is_fresh(order):
+            return order_placed_data(
+                order, user=self.request.user, guest=guest, guest_token=order.guest_token
+            )
         shaped = selectors.order_as_placed(order)
+        if not guest:
+            return self.get_serializer(shaped).data
         context = {**self.get_serializer_context(), "guest": True, "guest_token": order.guest_token}
-        return Response(
-            GuestOrderCreatedSerializer(shaped, context=context).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return GuestOrderCreatedSerializer(shaped, context=context).data
 
     @extend_schema(
         request=OrderCancelSerializer,

@@ -134,3 +134,59 @@ def test_cart_add_answers_the_line_as_the_cart_lists_it(existing_line):
     assert added["line_total"] == str(Decimal("19.99") * added["quantity"])
     assert added["product"]["image"].endswith(".png")
     assert added["quantity"] == (7 if existing_line else 3)
+
+
+def _fields(instance) -> dict:
+    return {
+        field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields
+    }
+
+
+def _same(raw, orm) -> None:
+    assert type(raw) is type(orm)
+    assert _fields(raw) == _fields(orm)
+    assert {name: type(value) for name, value in _fields(raw).items()} == {
+        name: type(value) for name, value in _fields(orm).items()
+    }
+    for name in ("product_image", "line_id", "line_quantity"):
+        assert getattr(raw, name) == getattr(orm, name), name
+    assert raw._state.db == orm._state.db and raw._state.adding is orm._state.adding is False
+
+
+def test_variants_for_add_answers_what_the_orm_query_answers():
+    from cart.selectors import _variants_for_add_orm, variants_for_add
+
+    # A product with a primary image, rating and JSON fields, two active variants (with
+    # options) and an inactive one; the cart holds a line of one of them.
+    product = ProductFactory(variants=False)
+    ProductImageFactory(product=product, is_primary=True)
+    product.rating_histogram = {"5": 2, "4": 1}
+    product.save()
+    first = ProductVariantFactory(product=product, options={"Size": "S"}, price=Decimal("3.10"))
+    ProductVariantFactory(product=product, options={"Size": "L"}, is_active=False)
+    ProductVariantFactory(product=product, options={"Size": "M"})
+    cart = CartFactory(user=UserFactory())
+    CartItemFactory(cart=cart, variant=first, quantity=4)
+    lonely = ProductFactory()
+    other_cart = CartFactory(user=UserFactory())
+
+    cases = [
+        {"product_id": product.pk},
+        {"product_id": lonely.pk},
+        {"product_id": 10**9},
+        {"variant_id": first.pk},
+        {"variant_id": 10**9},
+    ]
+    for target in (cart, other_cart):
+        for kwargs in cases:
+            raw = variants_for_add(cart=target, **kwargs)
+            orm = _variants_for_add_orm(cart=target, **kwargs)
+            assert [v.pk for v in raw] == [v.pk for v in orm], kwargs
+            for raw_variant, orm_variant in zip(raw, orm, strict=True):
+                _same(raw_variant, orm_variant)
+                with CaptureQueriesContext(connection) as queries:
+                    raw_product = raw_variant.product  # read with the variant: no query
+                assert len(queries) == 0
+                assert _fields(raw_product) == _fields(orm_variant.product)
+    assert variants_for_add(cart=cart, variant_id=first.pk)[0].line_quantity == 4
+    assert len(variants_for_add(cart=cart, product_id=product.pk)) == 2
