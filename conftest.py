@@ -82,3 +82,20 @@ def other_client(other_user) -> APIClient:
 @pytest.fixture
 def staff_client(staff_user) -> APIClient:
     return client_for(staff_user)
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """The commands sent to Redis, one entry per packed send (a command or a pipeline):
+    ``len(redis_round_trips)`` is the number of round trips."""
+    from redis.connection import AbstractConnection
+
+    sent = []
+    send = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent

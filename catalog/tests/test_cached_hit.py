@@ -48,22 +48,6 @@ def fast(monkeypatch):
     return record
 
 
-@pytest.fixture
-def redis_round_trips(monkeypatch):
-    """The packed sends to Redis (one per command or pipeline)."""
-    from redis.connection import AbstractConnection
-
-    sent = []
-    send = AbstractConnection.send_packed_command
-
-    def counted(self, command, check_health=True):
-        sent.append(command)
-        return send(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return sent
-
-
 def _catalog():
     ProductFactory(name="Zürich “quoted” <b>", stock_quantity=3)
     tee = ProductFactory(variants=False)

@@ -96,22 +96,6 @@ def test_admin_session_user_is_still_known_on_plain_views(admin_user):
     assert anonymous.user._wrapped is middleware.empty  # never evaluated
 
 
-@pytest.fixture
-def redis_round_trips(monkeypatch):
-    """The number of packed sends to Redis (one per command or pipeline)."""
-    from redis.connection import AbstractConnection
-
-    sent = []
-    send = AbstractConnection.send_packed_command
-
-    def counted(self, command, check_health=True):
-        sent.append(command)
-        return send(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return sent
-
-
 @pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis path of the throttles")
 def test_throttle_counts_in_one_round_trip_and_the_window_expires(redis_round_trips):
     from django.core.cache import cache
