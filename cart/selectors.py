@@ -30,6 +30,7 @@ from django.db.transaction import TransactionManagementError
 from cart.models import Cart, CartItem
 from catalog.models import Product, ProductImage, ProductOptionValue, ProductVariant
 from nexus.rawsql import model_columns, rows_converted
+from nexus.rawsql import qualified_column as col
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The largest line total a cart accepts: what an order line (max_digits=12) can store.
@@ -145,9 +146,6 @@ def _variants_for_add_sql(by_variant: bool) -> str:
     q = connection.ops.quote_name
     variant, product = q(ProductVariant._meta.db_table), q(Product._meta.db_table)
     image, item = q(ProductImage._meta.db_table), q(CartItem._meta.db_table)
-
-    def col(table: str, model, name: str) -> str:
-        return f"{table}.{q(model._meta.get_field(name).column)}"
 
     columns = ", ".join(
         [f"{variant}.{q(field.column)}" for field in _VARIANT_FIELDS]
@@ -371,9 +369,6 @@ def _cart_lines_sql(by: str, lock: bool) -> str:
     q = connection.ops.quote_name
     item, cart = q(CartItem._meta.db_table), q(Cart._meta.db_table)
     variant, product = q(ProductVariant._meta.db_table), q(Product._meta.db_table)
-
-    def col(table: str, model, name: str) -> str:
-        return f"{table}.{q(model._meta.get_field(name).column)}"
 
     columns = ", ".join(
         [f"{item}.{q(field.column)}" for field in _ITEM_FIELDS]

@@ -30,6 +30,12 @@ def _converters(vendor: str, columns: tuple[tuple[str, Field], ...]) -> tuple:
     )
 
 
+def qualified_column(table: str, model, name: str) -> str:
+    """``table.column`` of the field ``name`` of ``model``, quoted for this connection;
+    ``table`` is the already quoted table name or alias."""
+    return f"{table}.{connection.ops.quote_name(model._meta.get_field(name).column)}"
+
+
 def model_columns(model, fields: Sequence[Field] | None = None) -> tuple[tuple[str, Field], ...]:
     """``(table, field)`` of ``fields`` (default: every concrete field) of ``model``."""
     table = model._meta.db_table

@@ -13,6 +13,7 @@ from django.db.models.functions import Length, Upper
 
 from catalog.selectors import category_descendant_ids, category_tree
 from nexus.rawsql import model_columns, rows_converted
+from nexus.rawsql import qualified_column as col
 from orders.choices import OrderStatus
 from orders.models import (
     Order,
@@ -206,9 +207,6 @@ def _pricing_rules_sql() -> tuple[str, str]:
     The same SQL as the ORM's ``_pricing_rules_query`` and ``_best_tax_rates``."""
     q = connection.ops.quote_name
     method, tax = q(ShippingMethod._meta.db_table), q(TaxRate._meta.db_table)
-
-    def col(table: str, model, name: str) -> str:
-        return f"{table}.{q(model._meta.get_field(name).column)}"
 
     region = col(tax, TaxRate, "region")
     best = (
