@@ -113,12 +113,38 @@ limit_request_line = 8190
 limit_request_fields = 100
 
 
+def _freeze_heap() -> None:
+    """Move every object alive now (the imported project: modules, classes, URL patterns,
+    serializer fields) out of the garbage collector's reach for good.
+
+    A sync worker's heap is mostly that import, and a full (generation 2) collection walks
+    all of it: measured under wrk on the cached product list, every worker paused 200 to
+    320 ms a few times a minute, which alone put the p99 above 100 ms. Frozen, a full
+    collection walks only what the worker made since, and pauses 13 to 25 ms. Collecting
+    first keeps garbage out of the frozen set (it would never be freed). In the master it
+    also keeps the children's collections from writing to the shared pages they inherit
+    (copy-on-write), as the ``gc.freeze`` documentation describes."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+def when_ready(server):
+    # The preloaded project is in the master now; the first workers fork after this.
+    if preload_app:
+        _freeze_heap()
+
+
 def post_worker_init(worker):
     # Gunicorn's own error answers (invalid header value, request line too long) in the
     # API's problem+json shape instead of an HTML page: nexus/gunicorn_errors.py.
     from nexus.gunicorn_errors import install
 
     install()
+    # Without preload the worker has just imported the project itself (with preload this
+    # freezes the little the worker made on its way up).
+    _freeze_heap()
 
 
 def pre_fork(server, worker):
