@@ -56,3 +56,100 @@ def rows_converted(rows, columns: tuple[tuple[str, Field], ...]) -> list[list]:
             row[index] = value
         result.append(row)
     return result
+
+
+class CompiledRead:
+    """An ORM read compiled to SQL once per database connection, then run again with
+    another value: the queryset's own statement, its own converters and its own way of
+    building instances (``select_related`` objects included), without building and
+    compiling the queryset on every request.
+
+    ``build(value)`` returns the queryset for one value. It is built once with
+    ``sentinel`` (a value of the right type that no caller passes), and the one parameter
+    of its SQL equal to the sentinel is the slot a caller's value goes into; the caller
+    passes the value as the ORM would send it (an ``int`` for an id, a ``str`` for a
+    slug). Querysets with prefetches, extra selects or known related objects are refused
+    at compile time (their instances need more than the rows). The compiled state lives
+    on the connection wrapper (one per thread), so a thread never uses another's.
+    """
+
+    def __init__(self, build, sentinel) -> None:
+        self.build, self.sentinel = build, sentinel
+
+    def _compile(self, using: str) -> tuple:
+        from django.db.models.query import get_related_populators
+
+        queryset = self.build(self.sentinel)
+        if queryset._prefetch_related_lookups or queryset._known_related_objects:
+            raise ValueError("CompiledRead: prefetches and known related objects need the ORM")
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        # Compared by value: a backend may wrap a parameter (psycopg's Int4 for a small
+        # integer field), and the caller's value gets the same wrapper in ``run``.
+        slots = [index for index, param in enumerate(params) if param == self.sentinel]
+        if len(slots) != 1 or compiler.has_extra_select:
+            raise ValueError(f"CompiledRead: the sentinel is in {len(slots)} parameters")
+        select, klass_info = compiler.select, compiler.klass_info
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        init_list = [column[0].target.attname for column in select[start:end]]
+        converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
+        return (
+            sql,
+            list(params),
+            slots[0],
+            type(params[slots[0]]),
+            klass_info["model"],
+            init_list,
+            start,
+            end,
+            get_related_populators(klass_info, select, using),
+            tuple(
+                (index, tuple(functions), expression)
+                for index, (functions, expression) in converters.items()
+            ),
+            tuple(compiler.annotation_col_map.items()),
+        )
+
+    def run(self, value, using: str = "default") -> list:
+        """The instances ``build(value)`` would give, in its order."""
+        from django.db import connections
+
+        connection = connections[using]
+        compiled = connection.__dict__.setdefault("nexus_compiled_reads", {})
+        state = compiled.get(self)
+        if state is None:
+            state = compiled[self] = self._compile(using)
+        (
+            sql,
+            params,
+            slot,
+            kind,
+            model,
+            init_list,
+            start,
+            end,
+            populators,
+            converters,
+            annotations,
+        ) = state
+        params = params.copy()
+        params[slot] = value if type(value) is kind else kind(value)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        objects = []
+        for row in rows:
+            row = list(row)
+            for index, functions, expression in converters:
+                converted = row[index]
+                for function in functions:
+                    converted = function(converted, expression, connection)
+                row[index] = converted
+            obj = model.from_db(using, init_list, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            for name, position in annotations:
+                setattr(obj, name, row[position])
+            objects.append(obj)
+        return objects
