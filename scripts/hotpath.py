@@ -12,7 +12,9 @@ Cases: the ceiling view behind the full middleware, a cached product list page a
 ``list-uncached``, ``categories-uncached``, ``category-uncached`` (``?category=electronics``),
 ``filtered`` and ``search`` (``--cases``). Read-only on the database.
 ``--without MIDDLEWARE`` drops middleware classes (a substring of the dotted path) to
-measure what each costs. ``--profile CASE`` prints a cProfile of that case instead.
+measure what each costs. ``--profile CASE`` prints a cProfile of that case instead
+(``HOTPATH_SORT=tottime`` sorts it by own time, ``HOTPATH_CALLERS=name`` adds who called
+``name``); ``HOTPATH_SQL=1`` prints each case's statements.
 """
 
 import argparse
@@ -168,6 +170,9 @@ def main() -> None:
             f"p99 {times[int(len(times) * 0.99)] * 1e6:7.0f} us  cpu {cpu * 1e6:6.0f} us  "
             f"SQL {len(statements)}  Redis round trips {commands}"
         )
+        if os.environ.get("HOTPATH_SQL"):
+            for sql in statements:
+                print("   ", sql)
 
 
 if __name__ == "__main__":
