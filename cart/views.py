@@ -20,6 +20,7 @@ from cart.serializers import (
     CartItemSerializer,
     CartItemUpdateSerializer,
     CartSerializer,
+    cart_item_added_data,
 )
 from nexus.openapi import NO_BODY
 
@@ -134,7 +135,7 @@ class CartView(_CartAPIView):
         cart = item.cart
         # The line as written, not read back (the add read everything the answer shows).
         item = selectors.cart_item_shape_added(item=item)
-        data = CartItemSerializer(item, context={"request": request, "cart": cart}).data
+        data = cart_item_added_data(item, request=request, cart=cart)
         return self.with_token(Response(data, status=status.HTTP_201_CREATED), cart)
 
     @extend_schema(

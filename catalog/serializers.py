@@ -2,7 +2,6 @@
 ``category_data``: the product and category representations without DRF fields for the
 hot product list and detail and the category list."""
 
-import decimal
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import partial
@@ -15,6 +14,7 @@ from rest_framework import serializers
 
 from catalog.models import Category, Product, ProductImage, ProductVariant
 from catalog.selectors import category_product_count, product_related, variant_options
+from nexus.representation import decimal_context, drf_datetime, drf_decimal
 
 _MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -239,23 +239,9 @@ class ProductSerializer(serializers.ModelSerializer):
 
 # ------------------------------------------------------------------ fast representation
 
-# What DRF's DecimalField(max_digits, decimal_places=2) does to a value: quantize in a
-# context of ``max_digits`` precision (default rounding), then format without exponent.
-_CENTS = Decimal("0.01")
-_MONEY_CONTEXT = decimal.Context(prec=_MONEY["max_digits"])
-_RATING_CONTEXT = decimal.Context(prec=Product._meta.get_field("average_rating").max_digits)
-
-
-def _decimal(value: Decimal | None, context: decimal.Context) -> str | None:
-    return None if value is None else f"{value.quantize(_CENTS, context=context):f}"
-
-
-def _datetime(value, zone) -> str | None:
-    """DRF's DateTimeField output (ISO 8601 in the current time zone, UTC as ``Z``)."""
-    if not value:
-        return None
-    text = value.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+# The contexts DRF's DecimalFields of these columns quantize in (nexus/representation.py).
+_MONEY_CONTEXT = decimal_context(_MONEY["max_digits"])
+_RATING_CONTEXT = decimal_context(Product._meta.get_field("average_rating").max_digits)
 
 
 def product_data(
@@ -303,8 +289,8 @@ def _product_dict(product: Product, rows, staff: bool, zone, currency: str, url_
                 "sku": str(sku),
                 "name": str(name),
                 "options": {option: str(value) for _, option, value in picked},
-                "price": _decimal(price, _MONEY_CONTEXT),
-                "compare_at_price": _decimal(compare_at, _MONEY_CONTEXT),
+                "price": drf_decimal(price, _MONEY_CONTEXT),
+                "compare_at_price": drf_decimal(compare_at, _MONEY_CONTEXT),
                 "stock_quantity": int(stock),
                 "in_stock": stock > 0,
                 "is_active": bool(is_active),
@@ -320,8 +306,8 @@ def _product_dict(product: Product, rows, staff: bool, zone, currency: str, url_
         "sku": str(product.sku),
         "brand": str(product.brand),
         "description": str(product.description),
-        "price": _decimal(product.price, _MONEY_CONTEXT),
-        "price_max": _decimal(
+        "price": drf_decimal(product.price, _MONEY_CONTEXT),
+        "price_max": drf_decimal(
             max((variant[3] for variant in priced), default=product.price), _MONEY_CONTEXT
         ),
         "currency": currency,
@@ -340,11 +326,11 @@ def _product_dict(product: Product, rows, staff: bool, zone, currency: str, url_
         ],
         "variants": variants,
         "attributes": [{"name": str(name), "value": str(value)} for name, value in rows.attributes],
-        "average_rating": _decimal(product.average_rating, _RATING_CONTEXT),
+        "average_rating": drf_decimal(product.average_rating, _RATING_CONTEXT),
         "review_count": int(product.review_count),
         "rating_histogram": {str(star): int(stored.get(str(star), 0)) for star in range(1, 6)},
-        "created_at": _datetime(product.created_at, zone),
-        "updated_at": _datetime(product.updated_at, zone),
+        "created_at": drf_datetime(product.created_at, zone),
+        "updated_at": drf_datetime(product.updated_at, zone),
     }
 
 

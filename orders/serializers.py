@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from nexus.representation import decimal_context, drf_datetime, drf_decimal
 from orders.choices import (
     OrderAction,
     OrderEventKind,
@@ -390,24 +391,15 @@ class OrderEventSerializer(serializers.ModelSerializer):
 
 # --------------------------------------------------------------------------- checkout answer
 
-_CENTS = decimal.Decimal("0.01")
-_MONEY_CONTEXT = decimal.Context(prec=MONEY["max_digits"])
-_RATE_CONTEXT = decimal.Context(prec=OrderItem._meta.get_field("tax_rate").max_digits)
+_MONEY_CONTEXT = decimal_context(MONEY["max_digits"])
+_RATE_CONTEXT = decimal_context(OrderItem._meta.get_field("tax_rate").max_digits)
 # OrderAddressSerializer's optional fields (default ""); the others are required.
 _ADDRESS_OPTIONAL = ("street2", "state", "phone_number")
 
 
 def _money(value: decimal.Decimal, context: decimal.Context = _MONEY_CONTEXT) -> str:
     """DRF's DecimalField output (two places, ``COERCE_DECIMAL_TO_STRING``)."""
-    return f"{value.quantize(_CENTS, context=context):f}"
-
-
-def _datetime(value, zone) -> str | None:
-    """DRF's DateTimeField output (ISO 8601 in the current time zone, UTC as ``Z``)."""
-    if not value:
-        return None
-    text = value.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return drf_decimal(value, context)
 
 
 def _address(snapshot: dict | None) -> dict | None:
@@ -478,8 +470,8 @@ def order_placed_data(order: Order, *, user, guest: bool = False, guest_token=No
         "note": str(order.note),
         "tracking_number": str(order.tracking_number),
         "allowed_actions": order_allowed_actions(order=order, user=user, guest=guest),
-        "created_at": _datetime(order.created_at, zone),
-        "updated_at": _datetime(order.updated_at, zone),
+        "created_at": drf_datetime(order.created_at, zone),
+        "updated_at": drf_datetime(order.updated_at, zone),
     }
     if guest:
         data["guest_token"] = guest_token
