@@ -14,10 +14,13 @@ from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
 from csp.utils import build_policy
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.contrib.sessions import middleware as session_middleware
 from django.core.signals import setting_changed
 from django.http import JsonResponse
+from django.middleware import csrf
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -327,7 +330,40 @@ def _csp_set(response, header: str, policy: str, exempt: str, path: str, exclude
         response[header] = policy
 
 
-class LazyMessageMiddleware(MessageMiddleware):
+class SessionPathsOnly:
+    """Run this middleware only for paths served with a session (``NEXUS_SESSION_PATH_PREFIXES``:
+    the Django admin).
+
+    Everything else (the API, health, metrics, the schema and its docs pages) identifies
+    its caller by a Bearer token, a cart token or not at all: no view there reads the
+    session, Django's ``request.user`` (DRF sets its own), a message or a CSRF token,
+    and without a session there is nothing for CSRF to protect. Skipping the session,
+    authentication, message and CSRF middleware there saves every such request their
+    work (measured in docs/PERFORMANCE.md); admin requests get all four as before.
+    """
+
+    def __call__(self, request):
+        if not request.path_info.startswith(settings.NEXUS_SESSION_PATH_PREFIXES):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(SessionPathsOnly, session_middleware.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(SessionPathsOnly, auth_middleware.AuthenticationMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(SessionPathsOnly, csrf.CsrfViewMiddleware):
+    def process_view(self, request, callback, callback_args, callback_kwargs):
+        if not request.path_info.startswith(settings.NEXUS_SESSION_PATH_PREFIXES):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)
+
+
+class LazyMessageMiddleware(SessionPathsOnly, MessageMiddleware):
     """Django's message middleware with the storage built on first use.
 
     The stock middleware builds a cookie-and-session storage (and a cookie signer) for

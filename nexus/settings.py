@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "webhooks",
 ]
 
+# The session, authentication, CSRF and message middleware run for the admin's paths only
+# (``NEXUS_SESSION_PATH_PREFIXES``); the API authenticates by token (nexus/middleware.py).
 MIDDLEWARE = [
     "nexus.middleware.RequestIDMiddleware",
     "nexus.middleware.MetricsMiddleware",
@@ -64,14 +66,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "nexus.middleware.NexusCSPMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "nexus.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "nexus.middleware.ConditionalGetMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "nexus.middleware.CsrfViewMiddleware",
+    "nexus.middleware.AuthenticationMiddleware",
     "nexus.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+NEXUS_SESSION_PATH_PREFIXES = ("/admin/",)
 
 ROOT_URLCONF = "nexus.urls"
 WSGI_APPLICATION = "nexus.wsgi.application"

@@ -135,3 +135,53 @@ def test_throttle_fails_open_when_redis_is_down(monkeypatch):
         assert throttles.AnonymousRateThrottle()._count("k") is None  # skipped at once
     finally:
         breaker.reset()
+
+
+@pytest.mark.parametrize(
+    "path, admin",
+    [("/api/v1/products/", False), ("/health/", False), ("/bench/", False), ("/admin/login/", True)],
+)
+def test_session_user_and_messages_are_set_up_on_admin_paths_only(path, admin):
+    """``SessionPathsOnly``: the session, Django's user and the message storage exist for
+    the admin's requests; other requests (token-authenticated API, health) skip them."""
+    seen = {}
+
+    def view(request):
+        seen.update(
+            session=hasattr(request, "session"),
+            user=hasattr(request, "user"),
+            messages=hasattr(request, "_messages"),
+        )
+        return HttpResponse()
+
+    chain = middleware.SessionMiddleware(
+        middleware.AuthenticationMiddleware(middleware.LazyMessageMiddleware(view))
+    )
+    chain(RequestFactory().get(path))
+    assert seen == {"session": admin, "user": admin, "messages": admin}
+
+
+def test_csrf_is_still_enforced_on_the_admin(admin_user):
+    client = Client(enforce_csrf_checks=True)
+    client.get("/admin/login/")  # the form page sets the CSRF cookie
+    assert "csrftoken" in client.cookies
+    refused = client.post("/admin/login/", {"username": "x", "password": "y"})
+    assert refused.status_code == 403
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(
+        "/admin/login/", {"username": "x", "password": "y", "csrfmiddlewaretoken": token}
+    )
+    assert accepted.status_code == 200  # the form again, with its error
+
+
+def test_a_session_cookie_does_not_reach_the_api(admin_user):
+    """An admin's session cookie sent to the API neither authenticates (the API takes
+    Bearer tokens only) nor makes the session middleware touch the response."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    response = client.get("/api/v1/users/profile/")
+    assert response.status_code == 401
+    assert not response.cookies and "Cookie" not in response.get("Vary", "")
+    # No CSRF check on the API: a POST without a token is judged on its body.
+    login = client.post("/api/v1/auth/login/", {"email": "nobody@example.com"}, "application/json")
+    assert login.status_code == 400
