@@ -73,11 +73,151 @@ def _public_cache_url(request, recognised: set[str]) -> str | None:
     return f"{request.build_absolute_uri(request.path)}?{urlencode(query)}"
 
 
+# --------------------------------------------------------------------------- cached hits
+
+
+class CachedHitMixin:
+    """Answer a fresh cached public read (list or detail) before DRF's whole cycle.
+
+    For a viewset whose public ``list`` and ``retrieve`` are cached as rendered bodies
+    (``catalog.cache.response_set``): ``_cached_hit`` finds the entry and counts the
+    anonymous throttle in one Redis round trip and answers from it, doing what DRF's
+    cycle would have done before the view in DRF's order with DRF's own methods; a miss,
+    a stale entry or a throttled request goes on to DRF's cycle with the lookup and the
+    count made here (``_looked_up``, the throttles' ``precounted``). The viewset says
+    what its entries are: ``_hit_kind`` (the cache kind of this action),
+    ``_cache_recognised`` (the query parameters a cached read may carry),
+    ``_stock_filtered``, ``_hit_fresh`` and ``_hit_response``.
+    """
+
+    # The lookup ``_cached_hit`` made and could not answer from: (cache URL, versions,
+    # entry or None), used by ``_cached_response`` instead of looking up again.
+    _looked_up: tuple | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        """A fresh cached hit for a GET without credentials is answered by
+        ``_cached_hit``, without DRF's whole request cycle; everything else goes through
+        DRF as before."""
+        response = self._cached_hit(request, *args, **kwargs)
+        if response is not None:
+            return response
+        return super().dispatch(request, *args, **kwargs)
+
+    def _cached_hit(self, request, *args, **kwargs) -> HttpResponse | None:
+        """The cached public list or detail for a GET that carries no credentials, with
+        the anonymous throttle counted in the same Redis round trip as the lookup; None
+        when DRF's cycle must answer (then with the count and the lookup made here, so
+        the request is counted once and looked up once).
+
+        Everything DRF's cycle does before the view runs is done, in its order, with
+        DRF's own methods: the same ``Request``, content negotiation (406 goes to DRF),
+        authentication (without an ``Authorization`` header, a session cookie or a
+        test client's forced user the JWT authenticator leaves the caller anonymous, so
+        it is never staff; any of them goes to DRF), the permissions, every throttle
+        (each must be an ``AtomicRateThrottleMixin``, counted as its own check counts;
+        one over its limit goes to DRF, which answers 429 from the count made here),
+        and ``finalize_response`` (``Allow``). The body is the one ``_cached_response``
+        would serve: only a current entry that ``_hit_fresh`` accepts is served here (a
+        product entry whose stock fields were read at the current stock version).
+        """
+        meta = request.META
+        if (
+            request.method != "GET"
+            or "HTTP_AUTHORIZATION" in meta
+            or settings.SESSION_COOKIE_NAME in request.COOKIES
+            or getattr(request, "_force_auth_user", None) is not None
+            or getattr(request, "_force_auth_token", None) is not None
+            or self.action_map.get("get") not in ("list", "retrieve")
+            or self.versioning_class is not None
+            or not cache_enabled()
+            or not counting_lookups()
+        ):
+            return None
+        self.args, self.kwargs = args, kwargs
+        drf_request = self.initialize_request(request, *args, **kwargs)  # sets self.action
+        self.request = drf_request
+        self.headers = self.default_response_headers
+        try:
+            self.format_kwarg = self.get_format_suffix(**kwargs)
+            negotiated = self._negotiated(drf_request)
+            drf_request.accepted_renderer, drf_request.accepted_media_type = negotiated
+            drf_request.version, drf_request.versioning_scheme = None, None
+            if drf_request.user.is_authenticated:
+                return None
+            self.check_permissions(drf_request)
+        except APIException:
+            return None
+        url = _public_cache_url(drf_request, self._cache_recognised())
+        if url is None:
+            return None
+        throttles = []
+        for throttle in self.get_throttles():
+            if not isinstance(throttle, AtomicRateThrottleMixin):
+                return None
+            if throttle.rate is None:
+                continue
+            throttle.key = throttle.get_cache_key(drf_request, self)
+            if throttle.key is not None:
+                throttle.now = throttle.timer()
+                throttles.append(throttle)
+        kind = self._hit_kind()
+        counters = [(throttle.window_key(), throttle.window_timeout) for throttle in throttles]
+        try:
+            version, entry, counts = response_get_counted(
+                kind, url, counters, stock=self._stock_filtered()
+            )
+        except ConnectionInterrupted:  # DRF's cycle fails open, as it always did
+            return None
+        if (
+            entry is None
+            or not self._hit_fresh(entry, version)
+            or any(
+                count > throttle.num_requests
+                for throttle, count in zip(throttles, counts, strict=True)
+            )
+        ):
+            for throttle, count in zip(throttles, counts, strict=True):
+                throttle.precounted(drf_request, count)
+            self._looked_up = (url, version, entry)
+            return None
+        for throttle, count in zip(throttles, counts, strict=True):
+            throttle.decide(drf_request, count)
+        response = self._hit_response(entry)
+        self.response = self.finalize_response(drf_request, response, *args, **kwargs)
+        return self.response
+
+    def _negotiated(self, request) -> tuple:
+        """``perform_content_negotiation``, remembered per ``Accept`` header (it depends
+        on nothing else without a format suffix or parameter): parsing the header was
+        the dearest step of a hit. NotAcceptable as DRF raises it."""
+        if self.format_kwarg is not None or self.settings.URL_FORMAT_OVERRIDE in request.GET:
+            return self.perform_content_negotiation(request)
+        key = (request.META.get("HTTP_ACCEPT"), tuple(self.renderer_classes))
+        negotiated = _NEGOTIATED.get(key)
+        if negotiated is None:
+            try:
+                negotiated = self.perform_content_negotiation(request)
+            except NotAcceptable:
+                negotiated = False
+            if len(_NEGOTIATED) < _NEGOTIATED_MAX:
+                _NEGOTIATED[key] = negotiated
+        if negotiated is False:
+            raise NotAcceptable(available_renderers=self.get_renderers())
+        return negotiated
+
+    def _stock_filtered(self) -> bool:
+        return False
+
+    def _hit_fresh(self, entry, version) -> bool:
+        """Whether a current entry may be served as it is."""
+        return True
+
+
 # --------------------------------------------------------------------------- categories
 
 
 @extend_schema(tags=["catalog"])
-class CategoryViewSet(viewsets.ModelViewSet):
+class CategoryViewSet(CachedHitMixin, viewsets.ModelViewSet):
     """Categories: public reads, staff writes. ``{id_or_slug}`` takes an id or a slug."""
 
     serializer_class = CategorySerializer
@@ -101,17 +241,30 @@ class CategoryViewSet(viewsets.ModelViewSet):
             context["tree"] = selectors.category_tree()
         return context
 
+    def _hit_kind(self) -> str:
+        return "categories" if self.action == "list" else "category"
+
+    def _cache_recognised(self) -> set[str]:
+        if self.action != "list":
+            return set()
+        return {"page", "page_size", *CategoryFilter.base_filters}
+
+    def _hit_response(self, body: bytes) -> HttpResponse:
+        return HttpResponse(body, content_type="application/json")
+
     def _cached_response(self, kind: str, produce) -> HttpResponse | Response:
         """Public category reads come from the cache while the catalog version holds (a
         category write or a product's activation or move bumps it; stock does not touch
-        the counts). Staff reads and queries with unknown parameters are not cached."""
-        recognised = (
-            {"page", "page_size", *CategoryFilter.base_filters} if kind == "categories" else set()
-        )
-        url = _public_cache_url(self.request, recognised)
+        the counts). Staff reads and queries with unknown parameters are not cached. A
+        fresh hit without credentials is answered before this, by ``_cached_hit``."""
+        url = _public_cache_url(self.request, self._cache_recognised())
         if url is None:
             return produce()
-        version, body = response_get(kind, url)
+        looked_up, self._looked_up = self._looked_up, None
+        if looked_up is not None and looked_up[0] == url:
+            version, body = looked_up[1], looked_up[2]
+        else:
+            version, body = response_get(kind, url)
         if body is not None:
             return HttpResponse(body, content_type="application/json")
         response = produce()
@@ -182,7 +335,7 @@ class CategoryViewSet(viewsets.ModelViewSet):
 
 
 @extend_schema(tags=["catalog"])
-class ProductViewSet(viewsets.ModelViewSet):
+class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
     """Products. The public sees active products; staff see all and write.
 
     Public (non-staff) list and detail responses are cached as rendered JSON under the
@@ -249,6 +402,16 @@ class ProductViewSet(viewsets.ModelViewSet):
         staff = is_staff(self.request)
         return lambda ids: selectors.product_list(staff=staff, related=False).filter(pk__in=ids)
 
+    def _hit_kind(self) -> str:
+        return "list" if self.action == "list" else "detail"
+
+    def _hit_fresh(self, entry: tuple, version) -> bool:
+        """Only an entry whose stock fields were read at the current stock version."""
+        return entry[1] == version.stock
+
+    def _hit_response(self, entry: tuple) -> HttpResponse:
+        return _stored_response(entry)
+
     def _stock_filtered(self) -> bool:
         """Whether the list's membership depends on stock levels (the ``in_stock``
         filter), so its cached body and count must follow the stock version."""
@@ -262,121 +425,6 @@ class ProductViewSet(viewsets.ModelViewSet):
     def cache_query(self) -> list[tuple[str, str]] | None:
         """The normalised recognised query (None: an unknown parameter, do not cache)."""
         return query_key(self.request.query_params, self._cache_recognised())
-
-    # The lookup ``_cached_hit`` made and could not answer from: (cache URL, versions,
-    # entry or None), used by ``_cached_response`` instead of looking up again.
-    _looked_up: tuple | None = None
-
-    def dispatch(self, request, *args, **kwargs):
-        """A fresh cached hit for a GET without credentials is answered by
-        ``_cached_hit``, without DRF's whole request cycle; everything else goes through
-        DRF as before."""
-        response = self._cached_hit(request, *args, **kwargs)
-        if response is not None:
-            return response
-        return super().dispatch(request, *args, **kwargs)
-
-    def _cached_hit(self, request, *args, **kwargs) -> HttpResponse | None:
-        """The cached public list or detail for a GET that carries no credentials, with
-        the anonymous throttle counted in the same Redis round trip as the lookup; None
-        when DRF's cycle must answer (then with the count and the lookup made here, so
-        the request is counted once and looked up once).
-
-        Everything DRF's cycle does before the view runs is done, in its order, with
-        DRF's own methods: the same ``Request``, content negotiation (406 goes to DRF),
-        authentication (without an ``Authorization`` header, a session cookie or a
-        test client's forced user the JWT authenticator leaves the caller anonymous, so
-        it is never staff; any of them goes to DRF), the permissions, every throttle
-        (each must be an ``AtomicRateThrottleMixin``, counted as its own check counts;
-        one over its limit goes to DRF, which answers 429 from the count made here),
-        and ``finalize_response`` (``Allow``). The body is the one ``_cached_response``
-        would serve: only an entry whose stock fields were read at the current stock
-        version is served here.
-        """
-        meta = request.META
-        if (
-            request.method != "GET"
-            or "HTTP_AUTHORIZATION" in meta
-            or settings.SESSION_COOKIE_NAME in request.COOKIES
-            or getattr(request, "_force_auth_user", None) is not None
-            or getattr(request, "_force_auth_token", None) is not None
-            or self.action_map.get("get") not in ("list", "retrieve")
-            or self.versioning_class is not None
-            or not cache_enabled()
-            or not counting_lookups()
-        ):
-            return None
-        self.args, self.kwargs = args, kwargs
-        drf_request = self.initialize_request(request, *args, **kwargs)  # sets self.action
-        self.request = drf_request
-        self.headers = self.default_response_headers
-        try:
-            self.format_kwarg = self.get_format_suffix(**kwargs)
-            negotiated = self._negotiated(drf_request)
-            drf_request.accepted_renderer, drf_request.accepted_media_type = negotiated
-            drf_request.version, drf_request.versioning_scheme = None, None
-            if drf_request.user.is_authenticated:
-                return None
-            self.check_permissions(drf_request)
-        except APIException:
-            return None
-        url = _public_cache_url(drf_request, self._cache_recognised())
-        if url is None:
-            return None
-        throttles = []
-        for throttle in self.get_throttles():
-            if not isinstance(throttle, AtomicRateThrottleMixin):
-                return None
-            if throttle.rate is None:
-                continue
-            throttle.key = throttle.get_cache_key(drf_request, self)
-            if throttle.key is not None:
-                throttle.now = throttle.timer()
-                throttles.append(throttle)
-        kind = "list" if self.action == "list" else "detail"
-        counters = [(throttle.window_key(), throttle.window_timeout) for throttle in throttles]
-        try:
-            version, entry, counts = response_get_counted(
-                kind, url, counters, stock=self._stock_filtered()
-            )
-        except ConnectionInterrupted:  # DRF's cycle fails open, as it always did
-            return None
-        if (
-            entry is None
-            or entry[1] != version.stock
-            or any(
-                count > throttle.num_requests
-                for throttle, count in zip(throttles, counts, strict=True)
-            )
-        ):
-            for throttle, count in zip(throttles, counts, strict=True):
-                throttle.precounted(drf_request, count)
-            self._looked_up = (url, version, entry)
-            return None
-        for throttle, count in zip(throttles, counts, strict=True):
-            throttle.decide(drf_request, count)
-        response = _stored_response(entry)
-        self.response = self.finalize_response(drf_request, response, *args, **kwargs)
-        return self.response
-
-    def _negotiated(self, request) -> tuple:
-        """``perform_content_negotiation``, remembered per ``Accept`` header (it depends
-        on nothing else without a format suffix or parameter): parsing the header was
-        the dearest step of a hit. NotAcceptable as DRF raises it."""
-        if self.format_kwarg is not None or self.settings.URL_FORMAT_OVERRIDE in request.GET:
-            return self.perform_content_negotiation(request)
-        key = (request.META.get("HTTP_ACCEPT"), tuple(self.renderer_classes))
-        negotiated = _NEGOTIATED.get(key)
-        if negotiated is None:
-            try:
-                negotiated = self.perform_content_negotiation(request)
-            except NotAcceptable:
-                negotiated = False
-            if len(_NEGOTIATED) < _NEGOTIATED_MAX:
-                _NEGOTIATED[key] = negotiated
-        if negotiated is False:
-            raise NotAcceptable(available_renderers=self.get_renderers())
-        return negotiated
 
     def _cached_response(self, kind: str, produce) -> HttpResponse | Response:
         """Public responses come from the cache when the catalog has not changed since

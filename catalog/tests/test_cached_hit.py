@@ -1,7 +1,8 @@
-"""Cached product hits answered before DRF's full cycle (issue 18, ``ProductViewSet.
-_cached_hit``): the same response as DRF's cycle gives for a hit, headers included; the
-throttle counted once, in the same Redis round trip as the lookup, and still limiting;
-304 on ``If-None-Match``; never for a caller with credentials."""
+"""Cached product and category hits answered before DRF's full cycle (issue 18,
+``CachedHitMixin._cached_hit``): the same response as DRF's cycle gives for a hit,
+headers included; the throttle counted once, in the same Redis round trip as the
+lookup, and still limiting; 304 on ``If-None-Match``; never for a caller with
+credentials."""
 
 import pytest
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django_redis.exceptions import ConnectionInterrupted
 
 from catalog.tests.factories import ProductFactory, ProductVariantFactory
-from catalog.views import ProductViewSet
+from catalog.views import CachedHitMixin
 from nexus.testing import problem_codes
 from nexus.throttles import AnonymousRateThrottle, AtomicRateThrottleMixin
 
@@ -21,6 +22,7 @@ pytestmark = [
 ]
 
 URL = "/api/v1/products/"
+CATEGORIES = "/api/v1/categories/"
 NOW = 1_800_000_000.25  # the throttles' clock, fixed: RateLimit's t= is the same every time
 
 
@@ -34,7 +36,7 @@ def fast(monkeypatch):
         off = False
 
     record = Record()
-    original = ProductViewSet._cached_hit
+    original = CachedHitMixin._cached_hit
 
     def spied(self, request, *args, **kwargs):
         if record.off:
@@ -43,7 +45,7 @@ def fast(monkeypatch):
         record.append(response is not None)
         return response
 
-    monkeypatch.setattr(ProductViewSet, "_cached_hit", spied)
+    monkeypatch.setattr(CachedHitMixin, "_cached_hit", spied)
     monkeypatch.setattr(AtomicRateThrottleMixin, "timer", staticmethod(lambda: NOW))
     return record
 
@@ -81,7 +83,18 @@ def _window_count(address: str) -> int | None:
 
 @pytest.mark.parametrize(
     "case",
-    ["list", "list-page-size", "list-in-stock", "list-origin", "detail", "detail-slug"],
+    [
+        "list",
+        "list-page-size",
+        "list-in-stock",
+        "list-origin",
+        "detail",
+        "detail-slug",
+        "categories",
+        "categories-filtered",
+        "category",
+        "category-slug",
+    ],
 )
 def test_fast_hit_equals_drfs_hit_whole_response(api_client, cache_on, fast, case):
     tee = _catalog()
@@ -92,6 +105,10 @@ def test_fast_hit_equals_drfs_hit_whole_response(api_client, cache_on, fast, cas
         "list-origin": (URL, None, {"HTTP_ORIGIN": "http://localhost:3000"}),
         "detail": (f"{URL}{tee.pk}/", None, {}),
         "detail-slug": (f"{URL}{tee.slug}/", None, {"HTTP_ACCEPT": "application/json"}),
+        "categories": (CATEGORIES, None, {}),
+        "categories-filtered": (CATEGORIES, {"page_size": 1, "root": "true"}, {}),
+        "category": (f"{CATEGORIES}{tee.category.pk}/", None, {}),
+        "category-slug": (f"{CATEGORIES}{tee.category.slug}/", None, {}),
     }[case]
     stored = _get(api_client, url, params, address="10.0.0.1", **headers)  # the miss
     assert stored.status_code == 200 and fast == [False]
@@ -177,7 +194,7 @@ def test_a_hit_is_one_redis_round_trip_and_a_miss_looks_up_once(
     api_client, cache_on, fast, redis_round_trips
 ):
     tee = _catalog()
-    for url in (URL, f"{URL}{tee.slug}/"):
+    for url in (URL, f"{URL}{tee.slug}/", CATEGORIES, f"{CATEGORIES}{tee.category.slug}/"):
         redis_round_trips.clear()
         assert _get(api_client, url).status_code == 200  # miss
         sent = [b"".join(command) for command in redis_round_trips]
@@ -186,7 +203,14 @@ def test_a_hit_is_one_redis_round_trip_and_a_miss_looks_up_once(
         redis_round_trips.clear()
         assert _get(api_client, url).status_code == 200  # hit: lookup and count together
         assert len(redis_round_trips) == 1
-    assert fast == [False, True, False, True]
+    assert fast == [False, True] * 4
+
+
+def test_staff_category_reads_never_take_the_fast_path(cache_on, fast, staff_client):
+    _catalog()
+    for url in (CATEGORIES, CATEGORIES):
+        assert staff_client.get(url).status_code == 200
+    assert fast == [False, False]
 
 
 def test_not_acceptable_is_still_drfs_406(api_client, cache_on, fast):
