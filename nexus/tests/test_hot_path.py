@@ -139,7 +139,12 @@ def test_throttle_fails_open_when_redis_is_down(monkeypatch):
 
 @pytest.mark.parametrize(
     "path, admin",
-    [("/api/v1/products/", False), ("/health/", False), ("/bench/", False), ("/admin/login/", True)],
+    [
+        ("/api/v1/products/", False),
+        ("/health/", False),
+        ("/bench/", False),
+        ("/admin/login/", True),
+    ],
 )
 def test_session_user_and_messages_are_set_up_on_admin_paths_only(path, admin):
     """``SessionPathsOnly``: the session, Django's user and the message storage exist for
