@@ -20,7 +20,6 @@ from django.contrib.messages.storage import default_storage
 from django.contrib.sessions import middleware as session_middleware
 from django.core.signals import setting_changed
 from django.http import JsonResponse
-from django.middleware import csrf
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -336,10 +335,11 @@ class SessionPathsOnly:
 
     Everything else (the API, health, metrics, the schema and its docs pages) identifies
     its caller by a Bearer token, a cart token or not at all: no view there reads the
-    session, Django's ``request.user`` (DRF sets its own), a message or a CSRF token,
-    and without a session there is nothing for CSRF to protect. Skipping the session,
-    authentication, message and CSRF middleware there saves every such request their
-    work (measured in docs/PERFORMANCE.md); admin requests get all four as before.
+    session, Django's ``request.user`` (DRF sets its own) or a message. Skipping the
+    session, authentication and message middleware there saves every such request their
+    work (measured in docs/PERFORMANCE.md); admin requests get all three as before.
+    Django's own ``CsrfViewMiddleware`` stays on every path (``check --deploy`` asks for
+    that class by name); DRF's views are exempt from it, as they always were.
     """
 
     def __call__(self, request):
@@ -354,13 +354,6 @@ class SessionMiddleware(SessionPathsOnly, session_middleware.SessionMiddleware):
 
 class AuthenticationMiddleware(SessionPathsOnly, auth_middleware.AuthenticationMiddleware):
     pass
-
-
-class CsrfViewMiddleware(SessionPathsOnly, csrf.CsrfViewMiddleware):
-    def process_view(self, request, callback, callback_args, callback_kwargs):
-        if not request.path_info.startswith(settings.NEXUS_SESSION_PATH_PREFIXES):
-            return None
-        return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
 class LazyMessageMiddleware(SessionPathsOnly, MessageMiddleware):

@@ -56,7 +56,7 @@ INSTALLED_APPS = [
     "webhooks",
 ]
 
-# The session, authentication, CSRF and message middleware run for the admin's paths only
+# The session, authentication and message middleware run for the admin's paths only
 # (``NEXUS_SESSION_PATH_PREFIXES``); the API authenticates by token (nexus/middleware.py).
 MIDDLEWARE = [
     "nexus.middleware.RequestIDMiddleware",
@@ -69,7 +69,7 @@ MIDDLEWARE = [
     "nexus.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "nexus.middleware.ConditionalGetMiddleware",
-    "nexus.middleware.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "nexus.middleware.AuthenticationMiddleware",
     "nexus.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
