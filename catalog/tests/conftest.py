@@ -17,6 +17,12 @@ def cache_on(settings):
 
 
 @pytest.fixture
+def cache_off(settings):
+    """Force the response cache off: every public read computed, none stored."""
+    settings.NEXUS_CATALOG_CACHE = False
+
+
+@pytest.fixture
 def tree(db):
     """electronics > computers > laptops, and a separate kitchen category."""
     electronics = CategoryFactory(name="Electronics", slug="electronics")

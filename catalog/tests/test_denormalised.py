@@ -58,11 +58,6 @@ def _subtree_count(category: Category) -> int:
     return Product.objects.filter(is_active=True, category_id__in=ids).count()
 
 
-@pytest.fixture
-def cache_off(settings):
-    settings.NEXUS_CATALOG_CACHE = False
-
-
 # --------------------------------------------------------------------------- writes
 
 

@@ -32,11 +32,6 @@ RELATED = 1 if connection.vendor == "postgresql" else 4
 
 
 @pytest.fixture
-def cache_off(settings):
-    settings.NEXUS_CATALOG_CACHE = False
-
-
-@pytest.fixture
 def catalogue(tree):
     categories = list(tree.values())
     for n in range(110):

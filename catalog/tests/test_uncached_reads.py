@@ -26,11 +26,6 @@ RELATED = 1 if connection.vendor == "postgresql" else 4
 
 
 @pytest.fixture
-def cache_off(settings):
-    settings.NEXUS_CATALOG_CACHE = False
-
-
-@pytest.fixture
 def products(tree):
     made = []
     for n, slug in enumerate(["laptops", "computers", "kitchen", "laptops", "electronics"] * 3):
