@@ -11,6 +11,7 @@ that a test holds it equal to.
 
 from collections.abc import Sequence
 from functools import cache
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Field
@@ -45,14 +46,19 @@ def model_columns(model, fields: Sequence[Field] | None = None) -> tuple[tuple[s
 def rows_converted(rows, columns: tuple[tuple[str, Field], ...]) -> list[list]:
     """``rows`` (tuples from a cursor) as lists whose first ``len(columns)`` values went
     through the converters of those model columns; later values are left as they are."""
-    converters = _converters(connection.vendor, columns)
+    return _apply_converters(rows, _converters(connection.vendor, columns), connection)
+
+
+def _apply_converters(rows, converters: tuple, db) -> list[list]:
+    """``rows`` as lists, each ``(index, functions, expression)`` of ``converters``
+    applied to its column as a queryset applies them."""
     result = []
     for row in rows:
         row = list(row)
         for index, functions, expression in converters:
             value = row[index]
             for function in functions:
-                value = function(value, expression, connection)
+                value = function(value, expression, db)
             row[index] = value
         result.append(row)
     return result
@@ -76,7 +82,7 @@ class CompiledRead:
     def __init__(self, build, sentinel) -> None:
         self.build, self.sentinel = build, sentinel
 
-    def _compile(self, using: str) -> tuple:
+    def _compile(self, using: str) -> "_Compiled":
         from django.db.models.query import get_related_populators
 
         queryset = self.build(self.sentinel)
@@ -92,23 +98,22 @@ class CompiledRead:
         select, klass_info = compiler.select, compiler.klass_info
         fields = klass_info["select_fields"]
         start, end = fields[0], fields[-1] + 1
-        init_list = [column[0].target.attname for column in select[start:end]]
         converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
-        return (
-            sql,
-            list(params),
-            slots[0],
-            type(params[slots[0]]),
-            klass_info["model"],
-            init_list,
-            start,
-            end,
-            get_related_populators(klass_info, select, using),
-            tuple(
+        return _Compiled(
+            sql=sql,
+            params=list(params),
+            slot=slots[0],
+            kind=type(params[slots[0]]),
+            model=klass_info["model"],
+            init_list=[column[0].target.attname for column in select[start:end]],
+            start=start,
+            end=end,
+            populators=get_related_populators(klass_info, select, using),
+            converters=tuple(
                 (index, tuple(functions), expression)
                 for index, (functions, expression) in converters.items()
             ),
-            tuple(compiler.annotation_col_map.items()),
+            annotations=tuple(compiler.annotation_col_map.items()),
         )
 
     def run(self, value, using: str = "default") -> list:
@@ -120,36 +125,36 @@ class CompiledRead:
         state = compiled.get(self)
         if state is None:
             state = compiled[self] = self._compile(using)
-        (
-            sql,
-            params,
-            slot,
-            kind,
-            model,
-            init_list,
-            start,
-            end,
-            populators,
-            converters,
-            annotations,
-        ) = state
-        params = params.copy()
-        params[slot] = value if type(value) is kind else kind(value)
+        params = state.params.copy()
+        params[state.slot] = value if type(value) is state.kind else state.kind(value)
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+            cursor.execute(state.sql, params)
+            rows = _apply_converters(cursor.fetchall(), state.converters, connection)
         objects = []
         for row in rows:
-            row = list(row)
-            for index, functions, expression in converters:
-                converted = row[index]
-                for function in functions:
-                    converted = function(converted, expression, connection)
-                row[index] = converted
-            obj = model.from_db(using, init_list, row[start:end])
-            for populator in populators:
+            obj = state.model.from_db(using, state.init_list, row[state.start : state.end])
+            for populator in state.populators:
                 populator.populate(row, obj)
-            for name, position in annotations:
+            for name, position in state.annotations:
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
+
+
+class _Compiled(NamedTuple):
+    """What ``CompiledRead`` keeps per connection: the statement and its parameters (the
+    caller's value goes in ``slot``, as a ``kind``), and how the queryset builds its
+    instances from a row (the model's columns ``start:end``, the ``select_related``
+    populators, the converters, the annotations)."""
+
+    sql: str
+    params: list
+    slot: int
+    kind: type
+    model: type
+    init_list: list[str]
+    start: int
+    end: int
+    populators: list
+    converters: tuple
+    annotations: tuple
