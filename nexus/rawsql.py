@@ -9,7 +9,8 @@ carry the same values and types. Each such read keeps its ORM version as the ref
 that a test holds it equal to.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import NamedTuple
 
@@ -47,6 +48,30 @@ def rows_converted(rows, columns: tuple[tuple[str, Field], ...]) -> list[list]:
     """``rows`` (tuples from a cursor) as lists whose first ``len(columns)`` values went
     through the converters of those model columns; later values are left as they are."""
     return _apply_converters(rows, _converters(connection.vendor, columns), connection)
+
+
+@contextmanager
+def unprepared(using: str = "default") -> Iterator[None]:
+    """Statements run inside are planned for their own parameter values, never run as
+    prepared statements (``DATABASE_PREPARE_THRESHOLD``, nexus/settings.py).
+
+    PostgreSQL runs a prepared statement with a generic plan once that plan looks no
+    dearer than planning each time; for a statement whose best plan depends on its
+    values that guess can be wrong (the ranked search page: 11-13 ms planned per call,
+    16-19 ms prepared, docs/PERFORMANCE.md). Only PostgreSQL connections prepare."""
+    from django.db import connections
+
+    wrapper = connections[using]
+    if wrapper.vendor != "postgresql":
+        yield
+        return
+    wrapper.ensure_connection()
+    raw = wrapper.connection
+    threshold, raw.prepare_threshold = raw.prepare_threshold, None
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = threshold
 
 
 def _apply_converters(rows, converters: tuple, db) -> list[list]:

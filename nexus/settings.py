@@ -138,6 +138,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3)}
     )
+    # Server-side binding: parameters travel apart from the statement text, so psycopg
+    # can prepare a statement it has run DATABASE_PREPARE_THRESHOLD times on this
+    # connection and PostgreSQL stops parsing and planning it on every request (about a
+    # third of PostgreSQL's CPU in a checkout; docs/PERFORMANCE.md). "off" keeps
+    # server-side binding without prepared statements (a pooler that cannot track them,
+    # e.g. PgBouncer older than 1.21 in transaction mode); DATABASE_SERVER_SIDE_BINDING=0
+    # goes back to Django's default, client-side binding.
+    if env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+        _prepare = env_str("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
+        DATABASES["default"]["OPTIONS"].update(
+            {
+                "server_side_binding": True,
+                "prepare_threshold": None
+                if _prepare in ("off", "none")
+                else env_int("DATABASE_PREPARE_THRESHOLD", 5),
+            }
+        )
     if DATABASES["default"]["OPTIONS"].get("options") is None:
         # A runaway query must not pin a worker: cap every statement.
         DATABASES["default"]["OPTIONS"]["options"] = (
