@@ -9,6 +9,16 @@ requires_postgres = pytest.mark.skipif(
 )
 
 
+def prepared_statements() -> list[str]:
+    """The statements prepared on this test's PostgreSQL connection, as
+    ``pg_prepared_statements`` shows them (parameters as ``$1``, ``$2``...)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
 def client_for(user) -> APIClient:
     """An APIClient sending a fresh Bearer access token for ``user``."""
     from users.tokens import tokens_for_user

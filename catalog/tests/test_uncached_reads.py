@@ -17,6 +17,7 @@ from catalog.filters import CategoryFilter, ProductFilter
 from catalog.models import Category, Product
 from catalog.tests.factories import ProductFactory, ProductVariantFactory
 from catalog.views import CategoryViewSet, ProductViewSet
+from nexus.testing import prepared_statements, requires_postgres
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -278,6 +279,22 @@ def test_ranked_search_pages_equal_the_count_and_slice_path(
         assert (new.status_code, new.content) == (old.status_code, old.content), query
     staff = client_name == "staff_client"  # staff see the inactive rucksack too
     assert client.get(URL, {"search": "bag", "page_size": "4"}).json()["count"] == 16 + staff
+
+
+@requires_postgres
+def test_a_ranked_search_is_planned_per_call_and_the_plain_list_is_prepared(
+    api_client, products, cache_off
+):
+    """A prepared ranked search gets a generic plan that evaluates ``to_tsquery`` per
+    matching row (``CatalogPagination`` runs it ``unprepared``); however often it runs,
+    it is never prepared, while the plain list page is."""
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    for _ in range(threshold + 2):
+        assert api_client.get(URL, {"search": "bag"}).json()["count"] == 15
+        assert api_client.get(URL).status_code == 200
+    prepared = prepared_statements()
+    assert not [sql for sql in prepared if "to_tsquery" in sql], prepared
+    assert [sql for sql in prepared if 'FROM "catalog_product"' in sql and "LIMIT" in sql]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="ranked search is PostgreSQL's")

@@ -12,7 +12,7 @@ from django.db import connection
 from catalog.models import Category
 from catalog.tests.factories import CategoryFactory
 from nexus.rawsql import unprepared
-from nexus.testing import requires_postgres
+from nexus.testing import prepared_statements, requires_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,18 +88,10 @@ def test_a_statement_run_often_is_prepared_on_the_connection():
 
     for _ in range(threshold + 1):
         assert read() == []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
+    prepared = prepared_statements()
     assert any('FROM "catalog_category"' in sql and "$1" in sql for sql in prepared), prepared
     Category.objects.filter(pk=category.pk).update(slug=marker, name="Renamed")
     assert read() == ["Renamed"]
-
-
-def _prepared_statements() -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        return [row[0] for row in cursor.fetchall()]
 
 
 @requires_postgres
@@ -114,32 +106,11 @@ def test_statements_inside_unprepared_are_never_prepared_and_the_threshold_comes
     with unprepared():
         for _ in range(threshold + 3):
             list(Category.objects.filter(slug=marker, name=marker))
-    assert not [sql for sql in _prepared_statements() if by_name_and_slug(sql)]
+    assert not [sql for sql in prepared_statements() if by_name_and_slug(sql)]
     assert connection.connection.prepare_threshold == threshold
     with pytest.raises(ZeroDivisionError), unprepared():
         1 / 0  # noqa: B018 (the block fails)
     assert connection.connection.prepare_threshold == threshold
     for _ in range(threshold + 1):
         list(Category.objects.filter(slug=marker, name=marker))
-    assert [sql for sql in _prepared_statements() if by_name_and_slug(sql)]
-
-
-@requires_postgres
-@pytest.mark.django_db
-def test_a_ranked_search_is_planned_per_call_and_other_lists_are_prepared(settings):
-    """The ranked search's generic plan evaluates ``to_tsquery`` per row; it must stay
-    unprepared however often it runs, while the plain list page is prepared."""
-    from rest_framework.test import APIClient
-
-    from catalog.tests.factories import ProductFactory
-
-    settings.NEXUS_CATALOG_CACHE = False
-    ProductFactory(name="Leather bag")
-    client = APIClient()
-    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
-    for _ in range(threshold + 2):
-        assert client.get("/api/v1/products/", {"search": "bag"}).json()["count"] == 1
-        assert client.get("/api/v1/products/").status_code == 200
-    prepared = _prepared_statements()
-    assert not [sql for sql in prepared if "to_tsquery" in sql], prepared
-    assert [sql for sql in prepared if 'FROM "catalog_product"' in sql and "LIMIT" in sql]
+    assert [sql for sql in prepared_statements() if by_name_and_slug(sql)]
