@@ -13,7 +13,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Category, Product, ProductImage, ProductVariant
-from catalog.selectors import category_product_count, product_related, variant_options
+from catalog.selectors import (
+    ProductRow,
+    category_product_count,
+    product_related,
+    variant_options,
+)
 from nexus.representation import decimal_context, drf_datetime, drf_decimal
 
 _MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -245,12 +250,17 @@ _RATING_CONTEXT = decimal_context(Product._meta.get_field("average_rating").max_
 
 
 def product_data(
-    products: Iterable[Product], *, request, staff: bool, related: dict | None = None
+    products: Iterable[Product | ProductRow],
+    *,
+    request,
+    staff: bool,
+    related: dict | None = None,
 ) -> list[dict]:
     """``ProductSerializer(products, many=True).data`` without DRF fields: the same
-    dicts, key for key and value for value (``test_product_data_equals_the_serializer``
-    holds them equal), built from the products (with their category) and the rows of
-    ``selectors.product_related`` (read here unless given as ``related``).
+    dicts, key for key and value for value (``test_product_data_is_the_serializer_output_
+    for_every_product`` holds them equal), built from the products (instances with their
+    category, as the detail reads them, or ``selectors.ProductRow``s, as the list does)
+    and the rows of ``selectors.product_related`` (read here unless given as ``related``).
 
     The list and detail use it, public and staff alike: a serializer instance per product
     and per variant list re-built every field of ``ProductVariantSerializer`` for each
@@ -269,7 +279,9 @@ def product_data(
     ]
 
 
-def _product_dict(product: Product, rows, staff: bool, zone, currency: str, url_of) -> dict:
+def _product_dict(
+    product: Product | ProductRow, rows, staff: bool, zone, currency: str, url_of
+) -> dict:
     # option value id -> (option index, option name, value), as ``variant_options`` reads it
     by_value = {
         value_id: (index, name, value)

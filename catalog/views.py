@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django_filters.utils import translate_validation
 from django_redis.exceptions import ConnectionInterrupted
@@ -31,6 +32,7 @@ from catalog.cache import (
 from catalog.filters import CategoryFilter, ProductFilter, ProductFilterBackend
 from catalog.models import Category, Product, ProductVariant
 from catalog.pagination import CatalogPagination
+from catalog.selectors import ProductRow
 from catalog.serializers import (
     CategorySerializer,
     CategoryWriteSerializer,
@@ -58,6 +60,9 @@ _ID_OR_SLUG = OpenApiParameter(
 # ``_cached_hit``'s content negotiation by (Accept header, renderer classes): the
 # (renderer, media type) DRF chose, or False for 406. Bounded: headers are the client's.
 _NEGOTIATED: dict[tuple, tuple | bool] = {}
+# A product list with only these parameters has no filter and the default order: its page
+# is read by ``selectors.ProductListPage``, with no filter set and no queryset built.
+_PAGE_PARAMS = frozenset({"page", "page_size"})
 _NEGOTIATED_MAX = 256
 
 
@@ -392,15 +397,17 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
             return None
         return selectors.product_count_from_tree(params=params, tree=self.category_tree)
 
-    def page_rows_by_id(self, queryset) -> Callable[[list[int]], Iterable[Product]] | None:
+    def page_rows_by_id(self, queryset) -> Callable[[list[int]], Iterable[ProductRow]] | None:
         """For a ranked search (``ProductFilter`` orders by ``-rank, -id`` then), how to read
         a page's products by id, shaped as the list reads them: the paginator then sorts
         ids and counts in one statement (``CachedCountPaginator.page``). None otherwise:
         the page is read as a slice of ``queryset``."""
-        if tuple(queryset.query.order_by) != ("-rank", "-id"):
+        if not isinstance(queryset, QuerySet) or tuple(queryset.query.order_by) != ("-rank", "-id"):
             return None
         staff = is_staff(self.request)
-        return lambda ids: selectors.product_list(staff=staff, related=False).filter(pk__in=ids)
+        return lambda ids: selectors.product_rows(
+            selectors.product_list(staff=staff, related=False).filter(pk__in=ids)
+        )
 
     def _hit_kind(self) -> str:
         return "list" if self.action == "list" else "detail"
@@ -486,8 +493,12 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
 
     def _list_response(self) -> Response:
         staff = is_staff(self.request)
-        queryset = self.filter_queryset(selectors.product_list(staff=staff, related=False))
-        page = self.paginate_queryset(queryset)
+        if self.request.query_params.keys() <= _PAGE_PARAMS:  # no filter: the default order
+            rows = selectors.ProductListPage(staff=staff)
+        else:
+            queryset = self.filter_queryset(selectors.product_list(staff=staff, related=False))
+            rows = selectors.product_rows(queryset)
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(product_data(page, request=self.request, staff=staff))
 
     def _detail_response(self) -> Response:

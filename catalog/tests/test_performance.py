@@ -196,9 +196,22 @@ def test_product_data_is_the_serializer_output_for_every_product(varied_catalogu
         prefetched = list(selectors.product_list(staff=staff).order_by("id"))
         context = {"request": request, "staff": staff}
 
-        assert product_data(products, request=request, staff=staff) == (
-            ProductSerializer(prefetched, many=True, context=context).data
-        )
+        rows = list(selectors.product_rows(selectors.product_list(staff=staff).order_by("id")))
+        expected = ProductSerializer(prefetched, many=True, context=context).data
+
+        assert product_data(products, request=request, staff=staff) == expected
+        assert product_data(rows, request=request, staff=staff) == expected  # as the list
+
+
+def test_product_rows_carry_the_instances_values_and_types(varied_catalogue):
+    products = selectors.product_list(staff=True, related=False).order_by("id")
+    rows = list(selectors.product_rows(products))
+    assert [row.pk for row in rows] == [product.pk for product in products]
+    for row, product in zip(rows, products, strict=True):
+        for name in selectors.ProductRow._fields[:-1]:
+            value = getattr(product, name)
+            assert getattr(row, name) == value and type(getattr(row, name)) is type(value), name
+        assert row.category == (product.category.pk, product.category.name, product.category.slug)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the UNION ALL is PostgreSQL's")

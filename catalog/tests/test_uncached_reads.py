@@ -315,3 +315,69 @@ def test_a_ranked_search_page_counts_with_its_ids(api_client, products, cache_of
     with CaptureQueriesContext(connection) as captured:
         assert api_client.get(URL, {"search": "bag", "page": "9"}).status_code == 404
     assert [q for q in captured if "COUNT(*) AS" in q["sql"]]
+
+
+PLAIN_QUERIES = [
+    {},
+    {"page": "2"},
+    {"page_size": "4"},
+    {"page_size": "4", "page": "4"},  # the last, partial page
+    {"page_size": "4", "page": "last"},
+    {"page": "9"},  # past the end: 404
+    {"page": "x"},  # not a number: 404
+    {"page_size": "0"},  # 400
+    {"page_size": "1000"},  # capped at 100
+]
+
+
+@pytest.mark.parametrize("client_name", ["api_client", "staff_client"])
+def test_the_unfiltered_list_equals_the_filter_set_path(
+    request, products, client_name, cache_off, monkeypatch
+):
+    # Given products of equal creation time (ordered by id then) and an inactive one
+    client = request.getfixturevalue(client_name)
+    Product.objects.filter(pk__in=[p.pk for p in products[:6]]).update(
+        created_at=products[0].created_at
+    )
+    ProductFactory(name="Hidden", is_active=False)
+    for query in PLAIN_QUERIES:
+        new = client.get(URL, query)
+        with monkeypatch.context() as general:
+            general.setattr("catalog.views._PAGE_PARAMS", frozenset())
+            old = client.get(URL, query)
+
+        # Then the same status and bytes: results, order, count, links, errors
+        assert (new.status_code, new.content) == (old.status_code, old.content), query
+    staff = client_name == "staff_client"
+    assert client.get(URL).json()["count"] == 15 + staff
+
+
+def test_the_unfiltered_list_page_is_one_statement_and_builds_no_filter_set(
+    api_client, products, cache_off, monkeypatch
+):
+    def no_filter_set(*args, **kwargs):
+        raise AssertionError("a filter set built for an unfiltered list")
+
+    monkeypatch.setattr(ProductFilter, "__init__", no_filter_set)
+    for size in (1, 5, 100):
+        with CaptureQueriesContext(connection) as captured:
+            response = api_client.get(URL, {"page_size": size})
+        assert response.status_code == 200
+        # The category tree (the known count), the page, its related rows.
+        assert len(captured) == 2 + RELATED
+        assert "LIMIT" in captured[1]["sql"] and "catalog_category" in captured[1]["sql"]
+    assert len(response.json()["results"]) == 15
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_product_list_page_slices_are_the_querysets_slices(products, staff):
+    Product.objects.filter(pk=products[3].pk).update(is_active=False)
+    page = selectors.ProductListPage(staff=staff)
+    rows = list(page.queryset())
+    assert len(rows) == 15 - (not staff) and page.count() == len(rows)
+    for bottom, top in ((0, 20), (0, 1), (3, 7), (14, 20), (15, 15), (40, 60)):
+        assert page[bottom:top] == rows[bottom:top], (bottom, top)
+    with pytest.raises(TypeError):
+        page[0]
+    with pytest.raises(ValueError):
+        page[5:2]
