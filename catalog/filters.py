@@ -19,6 +19,7 @@ from drf_spectacular.utils import extend_schema_field
 from catalog.models import Category, Product, ProductAttribute, ProductVariant
 from catalog.selectors import (
     CATEGORY_COLUMNS,
+    PRODUCT_LIST_ORDER,
     active_variant_exists,
     category_descendant_ids,
     category_resolve,
@@ -278,7 +279,7 @@ class ProductFilter(LeanFilterSet):
             return queryset.order_by(ordering, tie)
         if self.form.cleaned_data.get("search") and settings.IS_POSTGRES:
             return queryset.order_by("-rank", "-id")
-        return queryset.order_by("-created_at", "-id")
+        return queryset.order_by(*PRODUCT_LIST_ORDER)
 
 
 class CategoryFilter(LeanFilterSet):

@@ -212,12 +212,22 @@ class ProductRow(NamedTuple):
 _ROW_FIELDS = (*ProductRow._fields[:-1], "category_id", "category__name", "category__slug")
 
 
+# The product list's default order (newest first), ``ProductFilter``'s and
+# ``ProductListPage``'s alike.
+PRODUCT_LIST_ORDER = ("-created_at", "-id")
+
+
+def _product_row(values) -> ProductRow:
+    """A ``_ROW_FIELDS`` tuple (converted) as a ``ProductRow``."""
+    *product, category_id, category_name, category_slug = values
+    return ProductRow(*product, CategoryRef(category_id, category_name, category_slug))
+
+
 class _ProductRowIterable(ValuesListIterable):
     """``values_list(*_ROW_FIELDS)``'s tuples as ``ProductRow``s."""
 
     def __iter__(self):
-        for *product, category_id, category_name, category_slug in super().__iter__():
-            yield ProductRow(*product, CategoryRef(category_id, category_name, category_slug))
+        return map(_product_row, super().__iter__())
 
 
 def product_rows(queryset: QuerySet[Product]) -> QuerySet:
@@ -259,7 +269,7 @@ class ProductListPage:
 
     def queryset(self) -> QuerySet:
         return product_rows(product_list(staff=self.staff, related=False)).order_by(
-            "-created_at", "-id"
+            *PRODUCT_LIST_ORDER
         )
 
     def count(self) -> int:
@@ -281,12 +291,7 @@ class ProductListPage:
         with connection.cursor() as cursor:
             cursor.execute(sql, (*params, stop - start, start))
             rows = cursor.fetchall()
-        return [
-            ProductRow(*product, CategoryRef(category_id, category_name, category_slug))
-            for *product, category_id, category_name, category_slug in rows_converted(
-                rows, _row_columns()
-            )
-        ]
+        return [_product_row(values) for values in rows_converted(rows, _row_columns())]
 
 
 def _product_by(name: str, staff: bool) -> Callable[[object], QuerySet[Product]]:
