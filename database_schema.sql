@@ -1263,6 +1263,8 @@ CREATE UNIQUE INDEX catalog_image_one_primary_per_product ON public.catalog_prod
 
 CREATE INDEX catalog_prod_active_cat_price ON public.catalog_product USING btree (is_active, category_id, price, active_price_spread);
 
+CREATE INDEX catalog_prod_active_cat_top ON public.catalog_product USING btree (is_active, category_id, ((price + active_price_spread))) INCLUDE (price, active_price_spread);
+
 CREATE INDEX catalog_prod_active_created ON public.catalog_product USING btree (is_active, created_at DESC);
 
 CREATE INDEX catalog_prod_active_name ON public.catalog_product USING btree (is_active, name);

@@ -217,7 +217,8 @@ class ProductFilter(LeanFilterSet):
         exactly when the highest active price (``price + active_price_spread``, NULL
         without an active variant) is at least X, and one priced at most Y exactly when
         there is an active variant (the spread is not NULL) and the lowest (``price``) is
-        at most Y; both are read from one index (``catalog_prod_active_cat_price``).
+        at most Y; both are counted from an index alone (``catalog_prod_active_cat_top``
+        and ``catalog_prod_active_cat_price``, catalog/models.py).
         Both bounds, or either with ``in_stock=true`` or ``option``, must hold for one
         variant: the EXISTS."""
         data = self.form.cleaned_data

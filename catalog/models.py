@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import F
 
 
 class Category(models.Model):
@@ -91,12 +92,21 @@ class Product(models.Model):
             models.Index(fields=["is_active", "-created_at"], name="catalog_prod_active_created"),
             models.Index(fields=["is_active", "price"], name="catalog_prod_active_price"),
             models.Index(fields=["category", "is_active"], name="catalog_prod_category_active"),
-            # A lone price bound in a category (``price_min``: price + spread, ``price_max``:
-            # price and a spread): counted by an index-only scan. Plain columns, not the
-            # sum: PostgreSQL reads no column out of an expression index.
+            # A lone price bound in a category, counted by an index-only scan: ``price_max``
+            # (price and a spread) as a range of this one, ``price_min`` (the highest
+            # price, price + spread) as a range of the next, which INCLUDEs the two
+            # columns because PostgreSQL reads no column out of an index expression (it
+            # would visit the heap, or not pick the index at all).
             models.Index(
                 fields=["is_active", "category", "price", "active_price_spread"],
                 name="catalog_prod_active_cat_price",
+            ),
+            models.Index(
+                F("is_active"),
+                F("category"),
+                F("price") + F("active_price_spread"),
+                include=["price", "active_price_spread"],
+                name="catalog_prod_active_cat_top",
             ),
             models.Index(fields=["is_active", "name"], name="catalog_prod_active_name"),
             models.Index(

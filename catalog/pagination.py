@@ -48,7 +48,8 @@ class CachedCountPaginator(Paginator):
 
     def page(self, number):
         """Django's page, or with ``rows_by_id`` (a ranked search whose count is not
-        known or cached) the page's ids with the count in one statement, then its rows.
+        known or cached; the object list is then a ``selectors.ProductRows``) the page's
+        ids with the count in one statement of its products, then its rows.
 
         A ranked page sorts every match by its rank, so the separate COUNT(*) ran the
         same search a second time: ``SELECT id, COUNT(*) OVER () ... ORDER BY rank DESC,
@@ -63,16 +64,13 @@ class CachedCountPaginator(Paginator):
             or "count" in self.__dict__  # already counted (``page=last``)
             or (self.count_key is not None and cache_enabled())  # counted once, cached
             or self.orphans
-            or self.object_list.query.distinct  # the window would count duplicates
+            or self.object_list.products.query.distinct  # the window would count duplicates
         ):
             return super().page(number)
         number = self._page_number(number)
         bottom = (number - 1) * self.per_page
-        ids_and_count = list(
-            self.object_list.annotate(_matches=Window(Count("*"))).values_list("pk", "_matches")[
-                bottom : bottom + self.per_page
-            ]
-        )
+        ranked = self.object_list.products.annotate(_matches=Window(Count("*")))
+        ids_and_count = list(ranked.values_list("pk", "_matches")[bottom : bottom + self.per_page])
         if not ids_and_count:
             return super().page(number)
         self.__dict__["count"] = ids_and_count[0][1]
@@ -126,5 +124,5 @@ class CatalogPagination(PageNumberPagination):
         # A ranked search is planned per call, never prepared: the planner folds its
         # ``to_tsquery`` into a constant only when it sees the value (a prepared generic
         # plan evaluated it per matching row: 11-13 ms became 16-19, docs/PERFORMANCE.md).
-        with unprepared(queryset.db):
+        with unprepared(queryset.products.db):
             return super().paginate_queryset(queryset, request, view)

@@ -241,6 +241,29 @@ def product_rows(queryset: QuerySet[Product]) -> QuerySet:
     return rows
 
 
+class ProductRows:
+    """A filtered, ordered ``product_list`` queryset as the list's paginator reads it: a
+    slice is read as ``ProductRow``s (``product_rows``), ``count()`` counts ``products``.
+
+    Why not paginate ``product_rows(products)`` itself: its category columns put an
+    inner join on every statement made from it, ``COUNT(*)`` included, and PostgreSQL
+    keeps an inner join it cannot prove redundant (issue 18: the filtered list's count
+    went from 8.7 to 4.6 ms without it at 100,000 products). ``products`` is the
+    products queryset (a ranked search reads its page ids and count from it).
+    """
+
+    def __init__(self, products: QuerySet[Product]) -> None:
+        self.products = products
+
+    def count(self) -> int:
+        return self.products.count()
+
+    def __getitem__(self, page: slice) -> list[ProductRow]:
+        if not isinstance(page, slice):
+            raise TypeError("ProductRows is read by slices [bottom:top]")
+        return list(product_rows(self.products[page]))
+
+
 @cache
 def _row_columns() -> tuple:
     """``(table, field)`` of each ``_ROW_FIELDS`` column, for ``rows_converted``."""
@@ -261,7 +284,7 @@ class ProductListPage:
     "-id"))[bottom:top]`` (taken from that queryset once per connection), without building
     and compiling the queryset and filter set on every request (issue 18: about a fifth
     of an uncached list page's CPU); its text is the same for every page, so PostgreSQL
-    runs it as a prepared statement. ``count()`` is that queryset's ``COUNT(*)``.
+    runs it as a prepared statement. ``count()`` is the products' ``COUNT(*)``.
     """
 
     def __init__(self, *, staff: bool, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -273,7 +296,7 @@ class ProductListPage:
         )
 
     def count(self) -> int:
-        return self.queryset().count()
+        return product_list(staff=self.staff, related=False).count()  # no join (ProductRows)
 
     def __getitem__(self, page: slice) -> list[ProductRow]:
         if not isinstance(page, slice) or page.step is not None or page.start is None:

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.http import HttpResponse
 from django_filters.utils import translate_validation
 from django_redis.exceptions import ConnectionInterrupted
@@ -397,12 +396,14 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
             return None
         return selectors.product_count_from_tree(params=params, tree=self.category_tree)
 
-    def page_rows_by_id(self, queryset) -> Callable[[list[int]], Iterable[ProductRow]] | None:
+    def page_rows_by_id(self, rows) -> Callable[[list[int]], Iterable[ProductRow]] | None:
         """For a ranked search (``ProductFilter`` orders by ``-rank, -id`` then), how to read
         a page's products by id, shaped as the list reads them: the paginator then sorts
-        ids and counts in one statement (``CachedCountPaginator.page``). None otherwise:
-        the page is read as a slice of ``queryset``."""
-        if not isinstance(queryset, QuerySet) or tuple(queryset.query.order_by) != ("-rank", "-id"):
+        ids and counts in one statement of ``rows.products`` (``CachedCountPaginator.page``).
+        None otherwise: the page is read as a slice of ``rows``."""
+        if not isinstance(rows, selectors.ProductRows):
+            return None
+        if tuple(rows.products.query.order_by) != ("-rank", "-id"):
             return None
         staff = is_staff(self.request)
         return lambda ids: selectors.product_rows(
@@ -497,7 +498,7 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
             rows = selectors.ProductListPage(staff=staff)
         else:
             queryset = self.filter_queryset(selectors.product_list(staff=staff, related=False))
-            rows = selectors.product_rows(queryset)
+            rows = selectors.ProductRows(queryset)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(product_data(page, request=self.request, staff=staff))
 
