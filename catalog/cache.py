@@ -13,8 +13,12 @@ stock adjustments change nothing but stock levels, and under checkout traffic bu
 catalog version for each of them emptied the product cache every few hundred
 milliseconds. They call ``stock_changed`` instead, which bumps only the stock version. A
 cached product body records the stock version its ``stock_quantity`` and ``in_stock``
-fields were read at; a hit under a newer stock version re-reads them from the database
-(one query), rewrites them if they changed and stores the entry again under the current
+fields were read at. A hit under a newer stock version first asks Redis whether any of
+its products' stock changed since then (``stock_unchanged_since``: each stock change
+stamps its products with the version it made, ``STOCK_STAMPS_KEY``); if none did, the
+body is served as stored, with no query and no write. Otherwise (or when the stamps
+cannot tell: no Redis, stamps lost) the hit re-reads the stock from the database (one
+query), rewrites the fields if they changed and stores the entry again under the current
 stock version, so the hits after it run no query (``ProductViewSet``). The stock version
 is read before the stock, so an entry never claims a version newer than its figures.
 Only responses whose membership depends on stock (the ``in_stock`` filter, and its
@@ -28,15 +32,20 @@ cache, so ``?junk=<random>`` cannot fill Redis with copies of one response.
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django_redis.exceptions import ConnectionInterrupted
 
 VERSION_KEY = "catalog:version"
 STOCK_VERSION_KEY = "catalog:stock-version"
+# A Redis hash: product id -> the stock version its last stock change made, and ``floor``
+# (nexus.cache.CircuitBreakerClient.stamp_stock). It never expires; it is as large as the
+# number of products whose stock ever changed (a few MB at 100,000).
+STOCK_STAMPS_KEY = "catalog:stock-stamps"
 
 
 def cache_enabled() -> bool:
@@ -88,11 +97,44 @@ def catalog_changed() -> None:
     transaction.on_commit(_bump)
 
 
-def stock_changed() -> None:
+def stock_changed(*, product_ids: Iterable[int]) -> None:
     """Invalidate the cached reads that depend on stock levels (``in_stock`` filtered
-    lists and their counts) once the current transaction commits. Every other cached
-    product response stays: its stock fields are refreshed on each hit."""
-    transaction.on_commit(lambda: _bump(STOCK_VERSION_KEY))
+    lists and their counts) once the current transaction commits, and record which
+    products' stock changed. Every other cached product response stays: a hit that
+    shows one of ``product_ids`` re-reads its stock fields, the others are served as
+    they are (``stock_unchanged_since``)."""
+    ids = sorted({int(pk) for pk in product_ids})
+    transaction.on_commit(lambda: _stock_bump(ids))
+
+
+def _stock_bump(product_ids: list[int]) -> None:
+    """The stock version moved on, with the products stamped where the cache can (Redis)."""
+    stamp = getattr(getattr(cache, "client", None), "stamp_stock", None)
+    if stamp is not None:
+        try:
+            if stamp(STOCK_VERSION_KEY, STOCK_STAMPS_KEY, product_ids) is not None:
+                return
+        except ConnectionInterrupted:
+            return  # as ``_bump``: the cache ignores a Redis outage
+    _bump(STOCK_VERSION_KEY)  # no stamps: every entry's stock is re-read
+
+
+def stock_unchanged_since(checked: int, product_ids: Iterable[int]) -> bool:
+    """Whether the stamps show that no stock of ``product_ids`` changed after stock
+    version ``checked``: one Redis round trip. False whenever they cannot tell: not
+    Redis, no stamps as old as ``checked`` (``floor``), Redis unavailable. A product
+    stamped at ``checked`` or before is unchanged since: an entry's version is read
+    before its stock, and a change moves the version after its commit."""
+    read = getattr(getattr(cache, "client", None), "stock_stamps", None)
+    if read is None:
+        return False
+    try:
+        floor, *stamps = read(STOCK_STAMPS_KEY, ["floor", *map(str, product_ids)])
+    except ConnectionInterrupted:
+        return False
+    if floor is None or floor > checked:
+        return False
+    return all(stamp is None or stamp <= checked for stamp in stamps)
 
 
 def versioned_key(kind: str, raw: str, version: int | None = None) -> str:

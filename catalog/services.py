@@ -853,7 +853,7 @@ def stock_reserve(
             for variant_id, quantity in quantities.items():
                 locked[variant_id].stock_quantity -= quantity
             _stock_low_after_take(quantities, locked)
-            stock_changed()
+            stock_changed(product_ids=[locked[variant_id].product_id for variant_id in quantities])
     if short:
         raise OutOfStock.for_lines(short)
     return locked
@@ -931,7 +931,11 @@ def stock_release(*, quantities: dict[int, int]) -> None:
         ProductVariant.objects.filter(pk=variant_id).update(
             stock_quantity=F("stock_quantity") + quantities[variant_id]
         )
-    stock_changed()
+    stock_changed(
+        product_ids=ProductVariant.objects.filter(pk__in=quantities).values_list(
+            "product_id", flat=True
+        )
+    )
 
 
 @transaction.atomic
@@ -959,9 +963,11 @@ def variant_stock_adjust(*, variant_id: int, delta: int) -> int:
                 }
             ],
         )
-    product_id = ProductVariant.objects.filter(pk=variant_id).values_list("product_id", flat=True)
-    stock_low_check(taken={product_id.get(): -delta})
-    stock_changed()
+    product_id = (
+        ProductVariant.objects.filter(pk=variant_id).values_list("product_id", flat=True).get()
+    )
+    stock_low_check(taken={product_id: -delta})
+    stock_changed(product_ids=[product_id])
     return int(level)
 
 

@@ -27,6 +27,7 @@ from catalog.cache import (
     response_get,
     response_get_counted,
     response_set,
+    stock_unchanged_since,
 )
 from catalog.filters import CategoryFilter, ProductFilter, ProductFilterBackend
 from catalog.models import Category, Product, ProductVariant
@@ -91,7 +92,7 @@ class CachedHitMixin:
     count made here (``_looked_up``, the throttles' ``precounted``). The viewset says
     what its entries are: ``_hit_kind`` (the cache kind of this action),
     ``_cache_recognised`` (the query parameters a cached read may carry),
-    ``_stock_filtered``, ``_hit_fresh`` and ``_hit_response``.
+    ``_stock_filtered``, ``_hit_entry`` and ``_hit_response``.
     """
 
     # The lookup ``_cached_hit`` made and could not answer from: (cache URL, versions,
@@ -121,8 +122,8 @@ class CachedHitMixin:
         (each must be an ``AtomicRateThrottleMixin``, counted as its own check counts;
         one over its limit goes to DRF, which answers 429 from the count made here),
         and ``finalize_response`` (``Allow``). The body is the one ``_cached_response``
-        would serve: only a current entry that ``_hit_fresh`` accepts is served here (a
-        product entry whose stock fields were read at the current stock version).
+        would serve: only a current entry that ``_hit_entry`` gives back is served here (a
+        product entry whose stock fields are those of the current stock version).
         """
         meta = request.META
         if (
@@ -172,21 +173,18 @@ class CachedHitMixin:
             )
         except ConnectionInterrupted:  # DRF's cycle fails open, as it always did
             return None
-        if (
-            entry is None
-            or not self._hit_fresh(entry, version)
-            or any(
-                count > throttle.num_requests
-                for throttle, count in zip(throttles, counts, strict=True)
-            )
-        ):
+        throttled = any(
+            count > throttle.num_requests for throttle, count in zip(throttles, counts, strict=True)
+        )
+        served = None if entry is None or throttled else self._hit_entry(kind, url, entry, version)
+        if served is None:
             for throttle, count in zip(throttles, counts, strict=True):
                 throttle.precounted(drf_request, count)
             self._looked_up = (url, version, entry)
             return None
         for throttle, count in zip(throttles, counts, strict=True):
             throttle.decide(drf_request, count)
-        response = self._hit_response(entry)
+        response = self._hit_response(served)
         self.response = self.finalize_response(drf_request, response, *args, **kwargs)
         return self.response
 
@@ -212,9 +210,9 @@ class CachedHitMixin:
     def _stock_filtered(self) -> bool:
         return False
 
-    def _hit_fresh(self, entry, version) -> bool:
-        """Whether a current entry may be served as it is."""
-        return True
+    def _hit_entry(self, kind: str, url: str, entry, version):
+        """The entry to serve for a current ``entry`` (None: DRF's cycle answers)."""
+        return entry
 
 
 # --------------------------------------------------------------------------- categories
@@ -413,9 +411,35 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
     def _hit_kind(self) -> str:
         return "list" if self.action == "list" else "detail"
 
-    def _hit_fresh(self, entry: tuple, version) -> bool:
-        """Only an entry whose stock fields were read at the current stock version."""
-        return entry[1] == version.stock
+    def _hit_entry(self, kind: str, url: str, entry: tuple, version) -> tuple | None:
+        """The entry if its stock fields were read at the current stock version. Else,
+        when the stock stamps show that none of its products' stock changed since the
+        version they were read at (one more Redis round trip, no query), the same entry
+        stored again under the current stock version, so the hits after it need no
+        stamps. None otherwise: the stock must be read again (``_stock_reread``)."""
+        if entry[1] == version.stock:
+            return entry
+        if not stock_unchanged_since(entry[1], entry[2]):
+            return None
+        entry = (entry[0], version.stock, *entry[2:])
+        response_set(kind, url, version, entry)
+        return entry
+
+    def _stock_reread(self, kind: str, url: str, entry: tuple, version) -> tuple:
+        """The entry with its stock fields as the database has them now (one query; the
+        body rewritten only if they changed), stored again under the current stock
+        version."""
+        body, _, product_ids, levels, etag = entry
+        fresh, levels = _current_stock(kind, body, product_ids, levels)
+        entry = (
+            fresh,
+            version.stock,
+            product_ids,
+            levels,
+            etag if fresh is body else body_etag(fresh),
+        )
+        response_set(kind, url, version, entry)
+        return entry
 
     def _hit_response(self, entry: tuple) -> HttpResponse:
         return _stored_response(entry)
@@ -436,8 +460,9 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
 
     def _cached_response(self, kind: str, produce) -> HttpResponse | Response:
         """Public responses come from the cache when the catalog has not changed since
-        they were rendered, with their stock fields as they are now (re-read only when
-        the stock version moved since they were last read); staff responses are never
+        they were rendered, with their stock fields as they are now (re-read only when the
+        stock stamps show, or cannot rule out, a change to one of their products since
+        they were last read: ``_hit_entry``); staff responses are never
         cached. A fresh hit without credentials is answered before this, by
         ``_cached_hit``."""
         url = _public_cache_url(self.request, self._cache_recognised())
@@ -445,16 +470,17 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
             return produce()
         looked_up, self._looked_up = self._looked_up, None
         if looked_up is not None and looked_up[0] == url:
+            # ``_cached_hit`` found no entry, or ``_hit_entry`` refused the one it found
             version, entry = looked_up[1], looked_up[2]
+            if entry is not None:
+                entry = self._stock_reread(kind, url, entry, version)
         else:
             version, entry = response_get(kind, url, stock=self._stock_filtered())
+            if entry is not None:
+                entry = self._hit_entry(kind, url, entry, version) or self._stock_reread(
+                    kind, url, entry, version
+                )
         if entry is not None:
-            body, checked, product_ids, levels, etag = entry
-            if checked != version.stock:
-                stored, (body, levels) = body, _current_stock(kind, body, product_ids, levels)
-                etag = etag if body is stored else body_etag(body)
-                entry = (body, version.stock, product_ids, levels, etag)
-                response_set(kind, url, version, entry)
             return _stored_response(entry)
         response = produce()
         if response.status_code == status.HTTP_200_OK:

@@ -73,6 +73,8 @@ _COMMANDS = frozenset(
         "hexists",
         "count_window",
         "count_and_get_many",
+        "stamp_stock",
+        "stock_stamps",
     ]
 )
 
@@ -82,6 +84,25 @@ _COMMANDS = frozenset(
 _COUNT_WINDOW = (
     "redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX') return redis.call('INCR', KEYS[1])"
 )
+
+# A stock change recorded in one round trip, atomically (catalog/cache.py, ``stock_changed``):
+# the stock version (KEYS[1]) moves on and each changed product (ARGV) gets the new version
+# as its field of the stamps hash (KEYS[2]). A new hash records ``floor``, the version
+# before its first stamp: a change before that is not in it. A missing version (lost to an
+# eviction or a restart) is left for the caller to seed from the clock, and the hash is
+# deleted with it: its stamps would not tell changes made meanwhile.
+_STAMP_STOCK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[2])
+  return false
+end
+local version = redis.call('INCR', KEYS[1])
+redis.call('HSETNX', KEYS[2], 'floor', version - 1)
+for i = 1, #ARGV do
+  redis.call('HSET', KEYS[2], ARGV[i], version)
+end
+return version
+"""
 
 
 class _Breaker:
@@ -176,6 +197,36 @@ class CircuitBreakerClient(DefaultClient):
             if value is not None
         }
         return [int(count) for count in counts], found
+
+    def stamp_stock(
+        self, version_key: str, stamps_key: str, product_ids: list[int], version: int | None = None
+    ) -> int | None:
+        """Move the stock version ``version_key`` on and stamp each of ``product_ids`` with
+        the new version in the hash ``stamps_key``, in one atomic round trip; the new
+        version, or None when the version key is missing (the hash is deleted then; the
+        caller seeds the version)."""
+        client = self.get_client(write=True)
+        keys = (
+            self.make_key(version_key, version=version),
+            self.make_key(stamps_key, version=version),
+        )
+        try:
+            moved = client.eval(_STAMP_STOCK, 2, *keys, *product_ids)
+        except _main_exceptions as error:
+            raise ConnectionInterrupted(connection=client) from error
+        return None if moved is None else int(moved)
+
+    def stock_stamps(
+        self, stamps_key: str, fields: list[str], version: int | None = None
+    ) -> list[int | None]:
+        """The stamps of ``fields`` (``floor`` or product ids) in the hash ``stamps_key``, in
+        one round trip: each an int, or None when absent."""
+        client = self.get_client(write=False)
+        try:
+            values = client.hmget(self.make_key(stamps_key, version=version), fields)
+        except _main_exceptions as error:
+            raise ConnectionInterrupted(connection=client) from error
+        return [None if value is None else int(value) for value in values]
 
 
 for _name in _COMMANDS:

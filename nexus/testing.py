@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 requires_postgres = pytest.mark.skipif(
     not settings.IS_POSTGRES, reason="needs PostgreSQL (set DATABASE_URL)"
 )
+requires_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (set REDIS_URL)")
 
 
 def prepared_statements() -> list[str]:

@@ -10,7 +10,8 @@ of this process per request, and the SQL statements and Redis round trips of one
 Cases: the ceiling view behind the full middleware, a cached product list page and detail
 (hits), and an uncached detail (the default set); also the bench's other uncached reads:
 ``list-uncached``, ``categories-uncached``, ``category-uncached`` (``?category=electronics``),
-``filtered`` and ``search`` (``--cases``). Read-only on the database.
+``filtered`` and ``search``; ``detail-stale`` and ``list-stale``, cached entries hit after
+each stock change of another product (``--cases``). Read-only on the database.
 ``--without MIDDLEWARE`` drops middleware classes (a substring of the dotted path) to
 measure what each costs. ``--profile CASE`` prints a cProfile of that case instead
 (``HOTPATH_SORT=tottime`` sorts it by own time, ``HOTPATH_CALLERS=name`` adds who called
@@ -101,7 +102,19 @@ def main() -> None:
             False,
         ),
         "search": ("/api/v1/products/", "search=laptop", False),
+        # Cached entries after a stock change elsewhere (the mixed run's checkouts move
+        # the stock version many times a second): the entry's stock is re-checked.
+        "detail-stale": (detail, "", True),
+        "list-stale": ("/api/v1/products/", "", True),
     }
+    from catalog.cache import stock_changed
+
+    elsewhere = Product.objects.order_by("id").values_list("id", flat=True)[1000]
+
+    def stock_moved() -> None:
+        stock_changed(product_ids=[elsewhere])  # autocommit: recorded at once
+
+    before_each = {"detail-stale": stock_moved, "list-stale": stock_moved}
     # Round trips to Redis: one packed send per command or pipeline.
     from redis.connection import AbstractConnection
 
@@ -130,8 +143,10 @@ def main() -> None:
 
     for name in args.cases.split(","):
         path, query, cache_on = cases[name]
+        before = before_each.get(name, lambda: None)
         settings.NEXUS_CATALOG_CACHE = cache_on
         call(path, query)  # warm: fills the cache, compiles, connects
+        before()
         statements: list[str] = []
 
         def record(execute, sql, *rest, statements=statements):
@@ -140,15 +155,17 @@ def main() -> None:
 
         with connection.execute_wrapper(record):
             call(path, query)
+        before()
         sent[0] = 0
         call(path, query)
         commands = sent[0]
         if args.profile == name:
             profiler = cProfile.Profile()
-            profiler.enable()
             for _ in range(args.n):
+                before()
+                profiler.enable()
                 call(path, query)
-            profiler.disable()
+                profiler.disable()
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(
                 os.environ.get("HOTPATH_SORT", "cumulative")
@@ -158,12 +175,14 @@ def main() -> None:
             print(out.getvalue())
             continue
         times = []
-        cpu_started = time.process_time()
+        cpu = 0.0
         for _ in range(args.n):
-            started = time.perf_counter()
+            before()
+            cpu_started, started = time.process_time(), time.perf_counter()
             call(path, query)
             times.append(time.perf_counter() - started)
-        cpu = (time.process_time() - cpu_started) / args.n
+            cpu += time.process_time() - cpu_started
+        cpu /= args.n
         times.sort()
         print(
             f"{name:16} median {statistics.median(times) * 1e6:7.0f} us  "

@@ -5,11 +5,18 @@ the first hit after the stock version moved, none on the hits after it); lists f
 by stock follow the stock version; every other catalog write still invalidates."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog import services
-from catalog.cache import catalog_version, stock_version
+from catalog.cache import (
+    STOCK_STAMPS_KEY,
+    STOCK_VERSION_KEY,
+    catalog_version,
+    counting_lookups,
+    stock_version,
+)
 from catalog.models import ProductOptionValue
 from catalog.tests.factories import (
     ProductFactory,
@@ -17,6 +24,7 @@ from catalog.tests.factories import (
     default_variant,
     png_upload,
 )
+from nexus.testing import requires_redis
 from orders import services as order_services
 from orders.choices import PaymentMethod
 from orders.tests.factories import ADDRESS, CartFactory, CartItemFactory, fill_cart, place_order
@@ -235,18 +243,91 @@ def test_hits_run_no_query_until_the_stock_version_moves(
         assert item["stock_quantity"] == 3
 
 
-def test_stock_change_elsewhere_is_read_but_leaves_the_body_as_stored(
-    api_client, cache_on, django_capture_on_commit_callbacks
+@requires_redis
+def test_a_stock_change_elsewhere_is_served_as_stored_without_a_query(
+    api_client, user_client, cache_on, django_capture_on_commit_callbacks
 ):
+    # The change stamps only its own product: a cached body that does not show it is
+    # served as stored, with no query, signed in or not; one that shows it is re-read
+    # (the list below shows both).
+    mug = ProductFactory(stock_quantity=5)
+    other = ProductFactory(stock_quantity=2)
+    detail = f"{URL}{mug.pk}/"
+    _, _, before = _read(api_client, detail)
+    _read(api_client, URL)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.variant_stock_adjust(variant_id=default_variant(other).pk, delta=1)
+
+    for client in (api_client, user_client, api_client):
+        _, queries, after = _read(client, detail)
+        assert not [sql for sql in queries if "catalog_" in sql] and after == before
+    body, queries, _ = _read(api_client, URL)
+    assert _served_from_cache(queries)
+    assert _product_of(body, other.pk)["stock_quantity"] == 3
+    assert _read(api_client, URL)[1] == []
+
+
+@pytest.mark.parametrize("lost", ["nothing", "stamps"])
+def test_without_the_stamps_a_stock_change_elsewhere_is_read_once(
+    api_client, cache_on, django_capture_on_commit_callbacks, lost
+):
+    # No Redis (nothing stamped), or the stamps lost after the change: the first hit
+    # cannot tell and re-reads the stock, finds it unchanged and stores the body again.
     mug = ProductFactory(stock_quantity=5)
     other = ProductFactory(stock_quantity=2)
     detail = f"{URL}{mug.pk}/"
     _, _, before = _read(api_client, detail)
     with django_capture_on_commit_callbacks(execute=True):
         services.variant_stock_adjust(variant_id=default_variant(other).pk, delta=1)
-    _, queries, after = _read(api_client, detail)
-    assert _served_from_cache(queries) and after == before
+    if lost == "stamps" or not counting_lookups():
+        cache.delete(STOCK_STAMPS_KEY)
+        _, queries, after = _read(api_client, detail)
+        assert _served_from_cache(queries) and after == before
     assert _read(api_client, detail)[1] == []
+
+
+@requires_redis
+def test_a_change_lost_with_the_stamps_is_never_hidden(
+    api_client, cache_on, django_capture_on_commit_callbacks
+):
+    # The mug's change is stamped, then the stamps are lost (evicted) and a later change
+    # starts new ones: they do not reach back to the mug's entry (``floor``), so its hit
+    # re-reads the stock instead of trusting the mug's missing stamp.
+    mug = ProductFactory(stock_quantity=5)
+    other = ProductFactory(stock_quantity=2)
+    detail = f"{URL}{mug.pk}/"
+    _read(api_client, detail)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.variant_stock_adjust(variant_id=default_variant(mug).pk, delta=-2)
+    cache.delete(STOCK_STAMPS_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.variant_stock_adjust(variant_id=default_variant(other).pk, delta=1)
+    body, queries, _ = _read(api_client, detail)
+    assert _served_from_cache(queries) and body["stock_quantity"] == 3
+
+
+@requires_redis
+def test_a_lost_stock_version_drops_the_stamps(
+    api_client, cache_on, django_capture_on_commit_callbacks
+):
+    # The stock version lost (evicted, Redis restarted): the next change re-seeds it from
+    # the clock and drops the stamps with it, so every entry re-reads its stock once.
+    mug = ProductFactory(stock_quantity=5)
+    other = ProductFactory(stock_quantity=2)
+    _read(api_client, f"{URL}{mug.pk}/")
+    _read(api_client, f"{URL}{other.pk}/")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.variant_stock_adjust(variant_id=default_variant(other).pk, delta=1)
+    seen = stock_version()
+    cache.delete(STOCK_VERSION_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.variant_stock_adjust(variant_id=default_variant(mug).pk, delta=-2)
+    assert cache.client.stock_stamps(STOCK_STAMPS_KEY, ["floor", str(mug.pk)]) == [None, None]
+    assert stock_version() > seen
+    body, queries, _ = _read(api_client, f"{URL}{mug.pk}/")
+    assert _served_from_cache(queries) and body["stock_quantity"] == 3
+    body, queries, _ = _read(api_client, f"{URL}{other.pk}/")
+    assert _served_from_cache(queries) and body["stock_quantity"] == 3
 
 
 @pytest.mark.parametrize("params", [None, {"page_size": 2}, {"in_stock": "true"}, "detail"])
