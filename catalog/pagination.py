@@ -15,7 +15,9 @@ one statement (``CachedCountPaginator.page``), not with a COUNT(*) of its own.
 
 Where the denormalised category counts give the exact count (the public list unfiltered
 or filtered by ``category`` alone), the view's ``known_count(params)`` returns it and no
-COUNT(*) runs at all, cached or not.
+COUNT(*) runs at all, cached or not. Where they nearly give it (``category`` and
+``price_min``), the view's ``exact_count(params)`` is tried before a COUNT(*) each time
+the count is computed.
 """
 
 from collections.abc import Callable, Iterable
@@ -38,12 +40,14 @@ class CachedCountPaginator(Paginator):
         *args,
         count_key: Callable[[], str] | None = None,
         known_count: int | None = None,
+        exact_count: Callable[[], int | None] | None = None,
         rows_by_id: Callable[[list[int]], Iterable] | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.count_key = count_key
         self.known_count = known_count
+        self.exact_count = exact_count
         self.rows_by_id = rows_by_id
 
     def page(self, number):
@@ -94,17 +98,22 @@ class CachedCountPaginator(Paginator):
     def count(self) -> int:
         if self.known_count is not None:
             return self.known_count
-        uncached = Paginator.count.func  # the plain COUNT(*) of Django's paginator
         if self.count_key is None:
-            return uncached(self)
-        return cached(self.count_key, lambda: uncached(self))
+            return self._counted()
+        return cached(self.count_key, self._counted)
+
+    def _counted(self) -> int:
+        """``exact_count``'s answer when it has one, else the plain COUNT(*) of Django's
+        paginator."""
+        exact = self.exact_count() if self.exact_count is not None else None
+        return exact if exact is not None else Paginator.count.func(self)
 
 
 class CatalogPagination(PageNumberPagination):
     """``page``/``page_size`` pagination; the view provides ``count_cache_key(params)``."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        key = known = None
+        key = known = exact = None
         query = view.cache_query() if hasattr(view, "cache_query") else None
         if query is not None and hasattr(view, "count_cache_key"):
             # Unknown parameters (query None) are counted uncached: no entry per junk value.
@@ -115,9 +124,15 @@ class CatalogPagination(PageNumberPagination):
             key = partial(view.count_cache_key, repr(params))
             if hasattr(view, "known_count"):
                 known = view.known_count(params)
+            if known is None and hasattr(view, "exact_count"):
+                exact = view.exact_count(params)
         rows_by_id = view.page_rows_by_id(queryset) if hasattr(view, "page_rows_by_id") else None
         self.django_paginator_class = partial(
-            CachedCountPaginator, count_key=key, known_count=known, rows_by_id=rows_by_id
+            CachedCountPaginator,
+            count_key=key,
+            known_count=known,
+            exact_count=exact,
+            rows_by_id=rows_by_id,
         )
         if rows_by_id is None:
             return super().paginate_queryset(queryset, request, view)

@@ -107,6 +107,42 @@ def product_count_from_tree(
     return category_product_count(tree=tree, category_id=category_id)
 
 
+def product_count_price_min(
+    *, tree: dict[int, dict], category: str, price_min: Decimal
+) -> int | None:
+    """The exact ``count`` of the public list filtered by ``category`` and ``price_min``
+    alone (PostgreSQL: ``price + active_price_spread >= price_min``, catalog/filters.py),
+    when the products it leaves out are at most half the category: its subtree's active
+    products (the category counts) less those priced below the bound and those with no
+    active variant (a NULL highest price), two ranges of ``catalog_prod_active_cat_top``
+    in one statement, each read no further than that half. None when more are left out:
+    the caller counts with COUNT(*), which then reads the smaller side.
+
+    Why: a low ``price_min`` keeps most of a category, and its COUNT(*) read every one of
+    them (2.9-3.2 ms for ``category=electronics&price_min=10`` at 100,000 products,
+    issue 18); what it leaves out is a few hundred index entries.
+    """
+    category_id = category_resolve(tree=tree, value=category.strip())
+    if category_id is None:
+        return 0  # as the filter: no such category, no products
+    ids = category_descendant_ids(tree=tree, category_id=category_id)
+    total = sum(tree[i]["direct"] for i in ids)
+    half = total // 2
+    table = connection.ops.quote_name(Product._meta.db_table)
+    top = "(price + active_price_spread)"
+    subtree = f"FROM {table} WHERE is_active AND category_id = ANY(%s::bigint[]) AND {top}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM (SELECT 1 {subtree} < %s LIMIT %s) AS below), "  # noqa: S608
+            f"(SELECT COUNT(*) FROM (SELECT 1 {subtree} IS NULL LIMIT %s) AS unpriced)",
+            [ids, price_min, half + 1, ids, half + 1],
+        )
+        below, unpriced = cursor.fetchone()
+    if below + unpriced > half:
+        return None
+    return total - below - unpriced
+
+
 def category_resolve(*, tree: dict[int, dict], value: str) -> int | None:
     """The id of the category named by ``value`` (an id or a slug), or None."""
     category_id = as_id(value)

@@ -4,6 +4,7 @@ a service, serialize."""
 
 import json
 from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -393,6 +394,23 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
         if self.action != "list" or is_staff(self.request):
             return None
         return selectors.product_count_from_tree(params=params, tree=self.category_tree)
+
+    def exact_count(self, params: list[tuple[str, str]]) -> Callable[[], int | None] | None:
+        """A way to the list's exact count cheaper than COUNT(*), tried when the count is
+        not known (``known_count``) nor cached: the public list filtered by ``category``
+        and ``price_min`` alone on PostgreSQL (``selectors.product_count_price_min``,
+        which may still answer None: then COUNT(*)). None for any other list."""
+        if self.action != "list" or is_staff(self.request) or not settings.IS_POSTGRES:
+            return None
+        if [name for name, _ in params] != ["category", "price_min"]:
+            return None
+        try:  # as the filter's form cleans it (it has already accepted it)
+            price_min = Decimal(params[1][1].strip())
+        except InvalidOperation:
+            return None
+        return lambda: selectors.product_count_price_min(
+            tree=self.category_tree(), category=params[0][1], price_min=price_min
+        )
 
     def page_rows_by_id(self, rows) -> Callable[[list[int]], Iterable[ProductRow]] | None:
         """For a ranked search (``ProductFilter`` orders by ``-rank, -id`` then), how to read

@@ -407,3 +407,36 @@ def test_list_counts_read_the_products_alone(
     counting = [q["sql"] for q in captured if "COUNT(" in q["sql"]]
     assert counting, [q["sql"] for q in captured]
     assert all("JOIN" not in sql for sql in counting), counting
+
+
+@requires_postgres
+@pytest.mark.parametrize("category", ["computers", "electronics", "laptops", "kitchen", "nowhere"])
+@pytest.mark.parametrize("price_min", ["0", "5", "31", "36.5", "44", "45", "1000"])
+def test_a_category_and_price_min_count_equals_count_star(
+    api_client, products, tree, cache_off, monkeypatch, category, price_min
+):
+    # Beside the fixture's products (highest prices 30 to 44): one with no active
+    # variant (a NULL highest price) and an inactive one, in the subtree of computers.
+    hidden = ProductFactory(category=tree["laptops"], variants=False, name="Laptop bag hidden")
+    ProductVariantFactory(product=hidden, options={"Size": "M"}, price=99, is_active=False)
+    ProductFactory(category=tree["computers"], is_active=False, name="Laptop bag retired")
+    params = {"category": category, "price_min": price_min, "ordering": "-price"}
+
+    with CaptureQueriesContext(connection) as captured:
+        response = api_client.get(URL, params)
+    assert response.status_code == 200
+    complement = [q["sql"] for q in captured if "AS below" in q["sql"]]
+    counted = [q["sql"] for q in captured if 'COUNT(*) AS "__count"' in q["sql"]]
+
+    monkeypatch.setattr(ProductViewSet, "exact_count", lambda self, params: None)
+    expected = api_client.get(URL, params)
+    assert response.content == expected.content  # the same count, the same page
+    assert response.json()["count"] == len(
+        api_client.get(URL, {**params, "page_size": 100}).json()["results"]
+    )
+    # The complement is read when the category has products; it answers when at most
+    # half of them are left out, else COUNT(*) counts.
+    count = response.json()["count"]
+    total = api_client.get(URL, {"category": category}).json()["count"]
+    assert bool(complement) == (total > 0)
+    assert bool(counted) == (total - count > total // 2)
