@@ -36,6 +36,7 @@ from catalog import selectors as catalog_selectors
 from catalog.errors import VariantRequired
 from catalog.models import ProductVariant
 from nexus.exceptions import FieldError
+from nexus.rawsql import delete_where, update_where
 
 logger = logging.getLogger("nexus.cart")
 
@@ -275,18 +276,19 @@ def cart_checkout_lock(*, user=None, token: str | None = None) -> bool:
     then finds the lines gone: ``cart_empty``) and a checkout with changes to its lines.
     False when there is no such cart. Call inside the checkout's transaction."""
     if user is not None:
-        carts = Cart.objects.filter(user=user)
-    elif cart_token_is_wellformed(token):
-        carts = Cart.objects.filter(token=token, user__isnull=True)
-    else:
+        # The signed-in checkout's statement, written once (nexus.rawsql), not built.
+        return bool(update_where(Cart, {"updated_at": timezone.now()}, {"user": user.pk}))
+    if not cart_token_is_wellformed(token):
         return False
+    carts = Cart.objects.filter(token=token, user__isnull=True)
     return bool(carts.update(updated_at=timezone.now()))
 
 
 def cart_checkout_clear(*, cart_id: int) -> None:
     """Remove every line of the cart a checkout ordered (locked and bumped by
-    ``cart_checkout_lock`` in this transaction: one DELETE, no savepoint)."""
-    CartItem.objects.filter(cart_id=cart_id).delete()
+    ``cart_checkout_lock`` in this transaction: one DELETE, no savepoint, no collector:
+    nothing points to a line)."""
+    delete_where(CartItem, {"cart": cart_id})
 
 
 @transaction.atomic

@@ -38,6 +38,7 @@ from rest_framework.response import Response
 
 from nexus.exceptions import IdempotencyKeyInUse, IdempotencyKeyMismatch, InvalidIdempotencyKey
 from nexus.models import IdempotencyKey, IdempotencyStatus
+from nexus.rawsql import update_where
 
 logger = logging.getLogger("nexus.idempotency")
 
@@ -181,14 +182,18 @@ def idempotent(view_method):
             with transaction.atomic():
                 response = view_method(self, request, *args, **kwargs)
                 if 200 <= response.status_code < 300:
-                    stored = IdempotencyKey.objects.filter(
-                        pk=claim.pk,
-                        status=IdempotencyStatus.IN_PROGRESS,
-                        claim_token=claim.claim_token,
-                    ).update(
-                        status=IdempotencyStatus.COMPLETED,
-                        response_status=response.status_code,
-                        response_body=response.data,
+                    stored = update_where(
+                        IdempotencyKey,
+                        {
+                            "status": IdempotencyStatus.COMPLETED,
+                            "response_status": response.status_code,
+                            "response_body": response.data,
+                        },
+                        {
+                            "id": claim.pk,
+                            "status": IdempotencyStatus.IN_PROGRESS,
+                            "claim_token": claim.claim_token,
+                        },
                     )
                     if not stored:
                         raise _ClaimLost()

@@ -23,6 +23,7 @@ from catalog.services import stock_release, stock_reserve
 from nexus import metrics
 from nexus.exceptions import FieldError
 from nexus.mail import email_send_on_commit
+from nexus.rawsql import update_where
 from orders.choices import (
     PAYMENT_TRANSITIONS,
     STATUS_TRANSITIONS,
@@ -363,7 +364,7 @@ def order_place(
         note=note,
     )
     order.number = f"NX-{order.created_at.year}-{order.pk:06d}"
-    Order.objects.filter(pk=order.pk).update(number=order.number)
+    update_where(Order, {"number": order.number}, {"id": order.pk})
     items = []
     for priced in quote.lines:
         price = prices[priced.line.variant_id]
