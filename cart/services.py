@@ -36,7 +36,7 @@ from catalog import selectors as catalog_selectors
 from catalog.errors import VariantRequired
 from catalog.models import ProductVariant
 from nexus.exceptions import FieldError
-from nexus.rawsql import delete_where, update_where
+from nexus.rawsql import delete_where, insert_new, update_where
 
 logger = logging.getLogger("nexus.cart")
 
@@ -193,8 +193,8 @@ def _line_add(
     if total > variant.stock_quantity:
         raise out_of_stock(variant=variant, requested=total)
     if variant.line_id is None:
-        return CartItem.objects.create(
-            cart=cart, variant=variant, quantity=total, unit_price_at_add=variant.price
+        return insert_new(
+            CartItem, cart=cart, variant=variant, quantity=total, unit_price_at_add=variant.price
         )
     # Safe read-modify-write: the cart row lock serialises every change to this cart.
     now = timezone.now()

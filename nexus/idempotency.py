@@ -38,7 +38,7 @@ from rest_framework.response import Response
 
 from nexus.exceptions import IdempotencyKeyInUse, IdempotencyKeyMismatch, InvalidIdempotencyKey
 from nexus.models import IdempotencyKey, IdempotencyStatus
-from nexus.rawsql import update_where
+from nexus.rawsql import insert_new, update_where
 
 logger = logging.getLogger("nexus.idempotency")
 
@@ -104,8 +104,13 @@ def idempotency_claim(*, user, key: str, request_hash: str) -> IdempotencyKey:
                 if transaction.get_connection().in_atomic_block
                 else (contextlib.nullcontext())
             ):
-                return IdempotencyKey.objects.create(
-                    user=user, key=key, request_hash=request_hash, created_at=now, locked_at=now
+                return insert_new(
+                    IdempotencyKey,
+                    user=user,
+                    key=key,
+                    request_hash=request_hash,
+                    created_at=now,
+                    locked_at=now,
                 )
         except IntegrityError:
             pass

@@ -55,6 +55,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from nexus.models import OutboxMessage, OutboxStatus
+from nexus.rawsql import insert_new
 
 logger = logging.getLogger("nexus.outbox")
 
@@ -152,7 +153,8 @@ def outbox_add(
     """
     if kind not in settings.NEXUS_OUTBOX_HANDLERS:
         raise UnknownOutboxKind(f"no handler for outbox kind {kind!r}")
-    message = OutboxMessage.objects.create(
+    message = insert_new(
+        OutboxMessage,
         kind=kind,
         payload=payload,
         max_attempts=max_attempts or settings.NEXUS_OUTBOX_MAX_ATTEMPTS,

@@ -15,7 +15,7 @@ from functools import cache
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Field, signals
+from django.db.models import Field, Model, signals
 from django.db.models.expressions import Col
 
 
@@ -232,3 +232,46 @@ def delete_where(model, where: dict) -> int:
     if any(signal.has_listeners(model) for signal in (signals.pre_delete, signals.post_delete)):
         raise ValueError(f"delete_where: {model._meta.label} has delete signal receivers")
     return _written(model, "DELETE", {}, where)
+
+
+@cache
+def _insert_sql(vendor: str, model) -> tuple[str, tuple[Field, ...]]:
+    meta = model._meta
+    if model.save is not Model.save or list(meta.db_returning_fields) != [meta.pk]:
+        # Its own save(), or columns the database fills in (db_default, generated).
+        raise ValueError(f"insert_new: {meta.label} needs the ORM's save()")
+    quote = connection.ops.quote_name
+    fields = tuple(field for field in meta.local_concrete_fields if field is not meta.pk)
+    columns = ", ".join(quote(field.column) for field in fields)
+    slots = ", ".join(["%s"] * len(fields))
+    # Identifiers from the model's metadata only; every value is a parameter.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({slots})"  # noqa: S608
+    if connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {quote(meta.pk.column)}"
+    return sql, fields
+
+
+def insert_new(model, **values):
+    """``model.objects.create(**values)`` as one INSERT written once per process: the
+    instance is built as ``create`` builds it (field defaults, ``auto_now_add`` set by
+    the fields' ``pre_save``), every column goes through its field's database
+    preparation, and the new id is read back. For a model whose id the database assigns
+    and that has no ``save()`` of its own, no ``db_default`` or generated column and no
+    save signal receivers (refused otherwise)."""
+    if any(signal.has_listeners(model) for signal in (signals.pre_save, signals.post_save)):
+        raise ValueError(f"insert_new: {model._meta.label} has save signal receivers")
+    sql, fields = _insert_sql(connection.vendor, model)
+    obj = model(**values)
+    if obj.pk is not None:
+        raise ValueError("insert_new: the database assigns the id")
+    obj._prepare_related_fields_for_save(operation_name="save")
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_columns_from_insert:
+            pk = cursor.fetchone()[0]
+        else:
+            pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+    obj.pk = pk
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj

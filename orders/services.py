@@ -23,7 +23,7 @@ from catalog.services import stock_release, stock_reserve
 from nexus import metrics
 from nexus.exceptions import FieldError
 from nexus.mail import email_send_on_commit
-from nexus.rawsql import update_where
+from nexus.rawsql import insert_new, update_where
 from orders.choices import (
     PAYMENT_TRANSITIONS,
     STATUS_TRANSITIONS,
@@ -134,7 +134,8 @@ def _email_after_commit(
 
 
 def _event(order: Order, *, kind: str, actor, from_value="", to_value="", note="") -> OrderEvent:
-    return OrderEvent.objects.create(
+    return insert_new(
+        OrderEvent,
         order=order,
         kind=kind,
         actor=actor,
@@ -341,7 +342,8 @@ def order_place(
         voucher_use_take(voucher=quote.voucher)
 
     guest_token = secrets.token_urlsafe(32) if user is None else ""
-    order = Order.objects.create(
+    order = insert_new(
+        Order,
         user=user,
         email=customer.email,
         guest_token_hash=guest_token_hash(guest_token) if guest_token else None,

@@ -1,6 +1,6 @@
-"""``nexus.rawsql.update_where`` / ``delete_where``: the ORM's update and delete of plain
-equalities, written once (issue 18); same rows changed, same values stored, on SQLite
-and PostgreSQL alike."""
+"""``nexus.rawsql.update_where``, ``delete_where`` and ``insert_new``: the ORM's update,
+delete and create, written once (issue 18); same rows changed, same values stored, on
+SQLite and PostgreSQL alike."""
 
 import uuid
 from decimal import Decimal
@@ -12,8 +12,9 @@ from django.utils import timezone
 from cart.models import Cart, CartItem
 from cart.tests.factories import CartFactory, CartItemFactory
 from nexus.models import IdempotencyKey, IdempotencyStatus
-from nexus.rawsql import delete_where, update_where
+from nexus.rawsql import delete_where, insert_new, update_where
 from orders.models import Order
+from users.models import User
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +93,35 @@ def test_delete_where_refuses_a_model_with_delete_receivers():
             delete_where(CartItem, {"cart": 1})
     finally:
         signals.post_delete.disconnect(receiver, sender=CartItem)
+
+
+def test_insert_new_stores_and_returns_what_create_does():
+    user = UserFactory()
+    ours = insert_new(IdempotencyKey, user=user, key="ours", request_hash="h" * 64)
+    theirs = IdempotencyKey.objects.create(user=user, key="theirs", request_hash="h" * 64)
+    assert ours.pk is not None and not ours._state.adding and ours._state.db == "default"
+    assert ours.created_at is not None and ours.user == user
+    stored = {row.pop("key"): row for row in IdempotencyKey.objects.values()}
+    for row, instance in ((stored["ours"], ours), (stored["theirs"], theirs)):
+        assert row.pop("id") == instance.pk
+        assert row.pop("claim_token") == instance.claim_token
+        assert row.pop("created_at") == instance.created_at
+        row.pop("locked_at")
+    assert stored["ours"] == stored["theirs"]
+
+
+def test_insert_new_refuses_what_needs_the_orms_save():
+    with pytest.raises(ValueError, match="save"):
+        insert_new(User, username="u", email="u@example.com")
+    with pytest.raises(ValueError, match="assigns the id"):
+        insert_new(Cart, id=10**9, token="t")
+
+    def receiver(**kwargs):
+        pass
+
+    signals.pre_save.connect(receiver, sender=CartItem)
+    try:
+        with pytest.raises(ValueError, match="signal receivers"):
+            insert_new(CartItem, cart_id=1)
+    finally:
+        signals.pre_save.disconnect(receiver, sender=CartItem)
