@@ -11,7 +11,7 @@ that a test holds it equal to.
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from django.db import connection
@@ -234,21 +234,46 @@ def delete_where(model, where: dict) -> int:
     return _written(model, "DELETE", {}, where)
 
 
-@cache
-def _insert_sql(vendor: str, model) -> tuple[str, tuple[Field, ...]]:
+@lru_cache(maxsize=256)
+def _insert_sql(vendor: str, model, rows: int) -> tuple[str, tuple[Field, ...]]:
     meta = model._meta
-    if model.save is not Model.save or list(meta.db_returning_fields) != [meta.pk]:
-        # Its own save(), or columns the database fills in (db_default, generated).
-        raise ValueError(f"insert_new: {meta.label} needs the ORM's save()")
+    if list(meta.db_returning_fields) != [meta.pk]:
+        # Columns the database fills in (db_default, generated) need the ORM's read-back.
+        raise ValueError(f"insert_new: {meta.label} has columns the database fills in")
     quote = connection.ops.quote_name
     fields = tuple(field for field in meta.local_concrete_fields if field is not meta.pk)
     columns = ", ".join(quote(field.column) for field in fields)
-    slots = ", ".join(["%s"] * len(fields))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Identifiers from the model's metadata only; every value is a parameter.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({slots})"  # noqa: S608
-    if connection.features.can_return_columns_from_insert:
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+    sql += ", ".join([row] * rows)
+    if connection.features.can_return_rows_from_bulk_insert:
         sql += f" RETURNING {quote(meta.pk.column)}"
     return sql, fields
+
+
+def _inserted(model, objs: list, operation: str) -> None:
+    """One INSERT of the unsaved ``objs`` of ``model``, their ids read back in order."""
+    sql, fields = _insert_sql(connection.vendor, model, len(objs))
+    params = []
+    for obj in objs:
+        if obj.pk is not None:
+            raise ValueError(f"{operation}: the database assigns the id")
+        obj._prepare_related_fields_for_save(operation_name=operation)
+        params += [
+            field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_rows_from_bulk_insert:
+            ids = [row[0] for row in cursor.fetchall()]
+        else:  # one row (insert_all takes bulk_create's path for more)
+            ids = [
+                connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+            ]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
 
 
 def insert_new(model, **values):
@@ -258,20 +283,28 @@ def insert_new(model, **values):
     preparation, and the new id is read back. For a model whose id the database assigns
     and that has no ``save()`` of its own, no ``db_default`` or generated column and no
     save signal receivers (refused otherwise)."""
+    if model.save is not Model.save:
+        raise ValueError(f"insert_new: {model._meta.label} has a save() of its own")
     if any(signal.has_listeners(model) for signal in (signals.pre_save, signals.post_save)):
         raise ValueError(f"insert_new: {model._meta.label} has save signal receivers")
-    sql, fields = _insert_sql(connection.vendor, model)
     obj = model(**values)
-    if obj.pk is not None:
-        raise ValueError("insert_new: the database assigns the id")
-    obj._prepare_related_fields_for_save(operation_name="save")
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if connection.features.can_return_columns_from_insert:
-            pk = cursor.fetchone()[0]
-        else:
-            pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
-    obj.pk = pk
-    obj._state.adding, obj._state.db = False, connection.alias
+    _inserted(model, [obj], "save")
     return obj
+
+
+def insert_all(objs: list) -> list:
+    """``bulk_create(objs)`` of unsaved instances of one model as one INSERT written once
+    per process and row count (ids read back in order, as ``bulk_create`` sets them).
+    Where the backend cannot return the ids of a multi-row insert, or the rows exceed
+    its parameter limit, it is ``bulk_create`` itself."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    if any(type(obj) is not model for obj in objs):
+        raise ValueError("insert_all: instances of one model only")
+    fields = model._meta.local_concrete_fields
+    fits = connection.ops.bulk_batch_size(fields, objs) >= len(objs)
+    if len(objs) > 1 and not (fits and connection.features.can_return_rows_from_bulk_insert):
+        return model.objects.bulk_create(objs)
+    _inserted(model, objs, "bulk_create")
+    return objs

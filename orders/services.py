@@ -23,7 +23,7 @@ from catalog.services import stock_release, stock_reserve
 from nexus import metrics
 from nexus.exceptions import FieldError
 from nexus.mail import email_send_on_commit
-from nexus.rawsql import insert_new, update_where
+from nexus.rawsql import insert_all, insert_new, update_where
 from orders.choices import (
     PAYMENT_TRANSITIONS,
     STATUS_TRANSITIONS,
@@ -386,7 +386,7 @@ def order_place(
                 tax_amount=priced.tax_amount,
             )
         )
-    OrderItem.objects.bulk_create(items)
+    insert_all(items)
     if quote.voucher is not None:
         voucher_redemption_record(voucher=quote.voucher, order=order, customer=customer)
     _event(order, kind=OrderEventKind.PLACED, actor=user, to_value=OrderStatus.PENDING, note=note)

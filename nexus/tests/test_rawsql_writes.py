@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from cart.models import Cart, CartItem
 from cart.tests.factories import CartFactory, CartItemFactory
-from nexus.models import IdempotencyKey, IdempotencyStatus
-from nexus.rawsql import delete_where, insert_new, update_where
+from nexus.models import IdempotencyKey, IdempotencyStatus, OutboxMessage
+from nexus.rawsql import delete_where, insert_all, insert_new, update_where
 from orders.models import Order
 from users.models import User
 from users.tests.factories import UserFactory
@@ -125,3 +125,37 @@ def test_insert_new_refuses_what_needs_the_orms_save():
             insert_new(CartItem, cart_id=1)
     finally:
         signals.pre_save.disconnect(receiver, sender=CartItem)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 80])
+def test_insert_all_stores_and_returns_what_bulk_create_does(rows):
+    """80 rows is past SQLite's parameter limit for this model: bulk_create's own path."""
+    at = timezone.now()
+
+    def batch(kind):
+        return [
+            OutboxMessage(kind=kind, payload={"n": n, "at": at.isoformat()}, max_attempts=n + 1)
+            for n in range(rows)
+        ]
+
+    ours, theirs = insert_all(batch("ours")), OutboxMessage.objects.bulk_create(batch("theirs"))
+    for batch_written in (ours, theirs):
+        assert all(item.pk is not None and not item._state.adding for item in batch_written)
+    stored = {row["id"]: row for row in OutboxMessage.objects.values()}
+    assert len(stored) == 2 * rows
+
+    def as_stored(batch_written):
+        rows_stored = [dict(stored[item.pk]) for item in batch_written]
+        for row, item in zip(rows_stored, batch_written, strict=True):
+            assert row.pop("created_at") == item.created_at
+            assert row.pop("next_attempt_at") == item.next_attempt_at
+            del row["id"], row["kind"]
+        return rows_stored
+
+    assert as_stored(ours) == as_stored(theirs)
+    assert [row["max_attempts"] for row in as_stored(ours)] == list(range(1, rows + 1))
+
+
+def test_insert_all_refuses_mixed_models():
+    with pytest.raises(ValueError, match="one model"):
+        insert_all([OutboxMessage(kind="k", max_attempts=1), Cart(token="t")])
