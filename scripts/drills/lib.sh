@@ -25,8 +25,33 @@ die() { log "FAIL: $*"; exit 1; }
 
 secret() { "$NEXUS_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(48))'; }
 
+# free_port: a port nothing on 127.0.0.1 holds, chosen BELOW the kernel's ephemeral range.
+# A server the drills stop and start again (PostgreSQL, Redis, the broker) must get its
+# port back: inside the ephemeral range a client reconnecting during the outage can be
+# handed that very port as its own source port (even connect to itself), and the restart
+# then fails with "address already in use".
 free_port() {
-  "$NEXUS_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$NEXUS_PYTHON" - <<'PY'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    low = 32768
+candidates = list(range(min(20000, low - 1000), low))
+random.shuffle(candidates)
+for port in candidates:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))  # no SO_REUSEADDR: a port in TIME_WAIT counts as taken
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port below the ephemeral range")
+PY
 }
 
 # as_postgres CMD...: PostgreSQL refuses to run as root.
@@ -108,7 +133,9 @@ start_private_postgres() {
 
 pg_start() {
   as_postgres "$PG_BIN/pg_ctl" -D "$_PG_DATA" -l "$WORKDIR/pg/postgres.log" -w -t 30 \
-    -o "-p $PG_PORT -k $WORKDIR/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+    -o "-p $PG_PORT -k $WORKDIR/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null \
+    || { tail -20 "$WORKDIR/pg/postgres.log" >&2; ss -tanp "( sport = :$PG_PORT )" >&2 || true
+         die "PostgreSQL did not start on :$PG_PORT"; }
 }
 
 pg_stop() {
@@ -127,7 +154,8 @@ redis_start() {
   REDIS_PID=$!
   _PIDS+=("$REDIS_PID")
   for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-  die "private redis did not start"
+  tail -20 "$WORKDIR/redis.log" >&2
+  die "private redis did not start on :$REDIS_PORT"
 }
 
 redis_stop() {
@@ -150,8 +178,8 @@ cleanup() {
 # then Gunicorn on a free port ($BASE_URL).
 drill_setup() {
   local threads=$1
-  start_private_postgres "${DRILL_PG_PORT:-55432}"
-  start_private_redis "${DRILL_REDIS_PORT:-56379}"
+  start_private_postgres "${DRILL_PG_PORT:-$(free_port)}"
+  start_private_redis "${DRILL_REDIS_PORT:-$(free_port)}"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/nexus_drill"
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
   # Short connect timeout: a dead database must fail a request in well under 5 s.
