@@ -135,6 +135,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with the health check skipped for DATABASE_HEALTH_CHECK_INTERVAL_MS
+    # ms after a request on the connection succeeded (nexus/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "nexus.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3)}
     )
@@ -160,7 +163,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["OPTIONS"]["options"] = (
             f"-c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 15000)}"
         )
-IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "nexus.postgresql"
+# Milliseconds after a request on a connection succeeded during which the next request
+# skips CONN_HEALTH_CHECKS' SELECT 1 (PostgreSQL; 0: check before every request, as Django
+# does). Kept in seconds.
+DATABASE_HEALTH_CHECK_INTERVAL = env_int("DATABASE_HEALTH_CHECK_INTERVAL_MS", 1000) / 1000
 
 # =============================================================================
 # CACHE

@@ -1,13 +1,16 @@
-"""The PostgreSQL connection: server-side binding and prepared statements (issue 18)."""
+"""The PostgreSQL connection: server-side binding, prepared statements and the health
+check skipped right after a successful request (issue 18)."""
 
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, ProgrammingError, close_old_connections, connection
 
 from catalog.models import Category
 from catalog.tests.factories import CategoryFactory
@@ -114,3 +117,121 @@ def test_statements_inside_unprepared_are_never_prepared_and_the_threshold_comes
     for _ in range(threshold + 1):
         list(Category.objects.filter(slug=marker, name=marker))
     assert [sql for sql in prepared_statements() if by_name_and_slug(sql)]
+
+
+# ---- the health check answered once a second (nexus/postgresql/base.py) ----------------
+
+
+def _request(work) -> None:
+    """One request's life on the connection, as Django's handler drives it: the
+    request_started and request_finished receivers (the test client leaves them out)."""
+    close_old_connections()
+    try:
+        work()
+    finally:
+        close_old_connections()
+
+
+def _read() -> None:
+    assert Category.objects.filter(slug="health-check-test").count() == 0
+
+
+@pytest.fixture
+def health_checks(monkeypatch) -> list:
+    """Every health check (Django's SELECT 1) the connection runs from now on."""
+    checks = []
+    original = connection.is_usable
+
+    def counting():
+        checks.append(1)
+        return original()
+
+    monkeypatch.setattr(connection, "is_usable", counting)
+    connection.ensure_connection()
+    return checks
+
+
+def _terminate_own_backend() -> None:
+    """Kill this connection's server process from a second session, as a server restart
+    or an idle timeout does."""
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_soon_after_a_successful_one_skips_the_health_check(settings, health_checks):
+    assert connection.health_check_enabled
+    settings.DATABASE_HEALTH_CHECK_INTERVAL = 60
+    _request(_read)
+    del health_checks[:]
+    for _ in range(3):
+        _request(_read)
+    assert health_checks == []
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_interval_zero_every_request_is_health_checked(settings, health_checks):
+    settings.DATABASE_HEALTH_CHECK_INTERVAL = 0
+    for _ in range(3):
+        _request(_read)
+    assert health_checks == [1, 1, 1]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_after_the_interval_is_health_checked_again(settings, health_checks):
+    settings.DATABASE_HEALTH_CHECK_INTERVAL = 0.05
+    _request(_read)
+    time.sleep(0.1)
+    del health_checks[:]
+    _request(_read)
+    assert health_checks == [1]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_whose_statement_failed_proves_nothing(settings, health_checks):
+    settings.DATABASE_HEALTH_CHECK_INTERVAL = 60
+    _request(_read)
+
+    def failing() -> None:
+        with pytest.raises(ProgrammingError), connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table_here")
+
+    _request(failing)
+    del health_checks[:]  # Django's own check at the failed request's end is counted here
+    _request(_read)
+    assert health_checks == [1]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_while_idle_is_replaced_before_the_request(settings):
+    """Past the interval the check finds the dead connection and the request runs on a
+    new one, as with Django's check before every request."""
+    settings.DATABASE_HEALTH_CHECK_INTERVAL = 0
+    _request(_read)
+    before = connection.connection.info.backend_pid
+    _terminate_own_backend()
+    _request(_read)
+    assert connection.connection.info.backend_pid != before
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_within_the_interval_a_dead_connection_fails_one_request_then_is_replaced(settings):
+    """What the interval gives up, bounded: the first request on a connection that died
+    within the interval fails with a database error (the API answers 503), the connection
+    is dropped at that request's end, and the next request runs on a new one."""
+    settings.DATABASE_HEALTH_CHECK_INTERVAL = 60
+    _request(_read)
+    before = connection.connection.info.backend_pid
+    _terminate_own_backend()
+    with pytest.raises(OperationalError):
+        _request(_read)
+    assert connection.connection is None
+    _request(_read)
+    assert connection.connection.info.backend_pid != before
