@@ -112,21 +112,6 @@ def test_throttle_counts_in_one_round_trip_and_the_window_expires(redis_round_tr
     assert cache.get(key) == 3  # the same value the cache API reads
 
 
-@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis client's reply parser")
-def test_redis_replies_are_parsed_by_hiredis():
-    """hiredis (a dependency) replaces redis-py's pure-Python reply parser: about a
-    fiftieth to a thirtieth of a cached hit's CPU (docs/PERFORMANCE.md)."""
-    from django.core.cache import cache
-    from redis._parsers import _HiredisParser
-
-    client = cache.client.get_client(write=True)
-    connection = client.connection_pool.get_connection()
-    try:
-        assert isinstance(connection._parser, _HiredisParser)
-    finally:
-        client.connection_pool.release(connection)
-
-
 def test_throttle_fails_open_when_redis_is_down(monkeypatch):
     from django_redis.cache import RedisCache
 
