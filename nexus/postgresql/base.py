@@ -5,8 +5,8 @@ just been answered.
 every request on a persistent connection, so that a connection which died while idle
 (a server restart, a network drop, an idle timeout) is replaced instead of failing the
 request. Under load a worker's connection is idle for milliseconds between requests, and
-that round trip is a tenth of an uncached product read (docs/PERFORMANCE.md, "The health
-check answered once a second").
+that round trip is about a twentieth of an uncached product read (docs/PERFORMANCE.md,
+"The health check answered once a second").
 
 Here a request whose statements all succeeded *proves* its connection at its end; the
 next request skips the check when that proof is younger than
@@ -50,7 +50,3 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if used:  # a request that ran no statement leaves the last proof as it was
             proven = not failed and self.connection is not None
             self._proven_at = time.monotonic() if proven else float("-inf")
-
-    def close(self):
-        self._proven_at = float("-inf")
-        super().close()
