@@ -13,7 +13,7 @@ from rest_framework.request import Request
 
 from catalog import selectors, services
 from catalog.models import Product, ProductOption
-from catalog.serializers import ProductSerializer, product_data
+from catalog.serializers import ProductSerializer, media_url, media_urls, product_data
 from catalog.tests.factories import (
     CategoryFactory,
     ProductAttributeFactory,
@@ -201,6 +201,45 @@ def test_product_data_is_the_serializer_output_for_every_product(varied_catalogu
 
         assert product_data(products, request=request, staff=staff) == expected
         assert product_data(rows, request=request, staff=staff) == expected  # as the list
+
+
+# Names urljoin leaves alone and names it folds (empty and dot segments), quoted or not.
+MEDIA_NAMES = [
+    "products/2026/12/lamp.jpg",
+    "/products/lead.jpg",
+    "products/a b&c?d#e%f;g:h=i+j.png",
+    "products/ünïcødé/€.webp",
+    "products/it's (1)!~*.gif",
+    "products//double.jpg",
+    "products/./dot.jpg",
+    "products/../up.jpg",
+    "products/.hidden.jpg",
+    "products/trailing/",
+    "products\\windows.jpg",
+    ".",
+    "",
+]
+
+
+@pytest.mark.parametrize("media", ["media/", "/shop/media/", "https://cdn.example.com/m/"])
+@pytest.mark.parametrize("secure", [False, True])
+def test_media_urls_are_media_url(rf, settings, media, secure):
+    settings.MEDIA_URL = media
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    for request in (rf.get(URL, secure=secure, HTTP_HOST="shop.example.com:8443"), None):
+        url_of = media_urls(request)
+        for name in MEDIA_NAMES:
+            assert url_of(name) == media_url(request, name), name
+
+
+def test_media_urls_leave_other_storages_to_media_url(rf, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    request = rf.get(URL)
+    assert media_urls(request).func is media_url  # the partial, not the shortcut
+    assert media_urls(request)("products/lamp.jpg") == media_url(request, "products/lamp.jpg")
 
 
 def test_product_rows_carry_the_instances_values_and_types(varied_catalogue):
