@@ -16,7 +16,6 @@ from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotAcceptable
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -51,6 +50,7 @@ from catalog.serializers import (
 from nexus.middleware import ETAG_ATTRIBUTE, body_etag
 from nexus.openapi import NO_BODY
 from nexus.permissions import IsStaff, IsStaffOrReadOnly, is_staff
+from nexus.renderers import render_json
 from nexus.throttles import AtomicRateThrottleMixin
 
 _ID_OR_SLUG = OpenApiParameter(
@@ -272,7 +272,7 @@ class CategoryViewSet(CachedHitMixin, viewsets.ModelViewSet):
             return HttpResponse(body, content_type="application/json")
         response = produce()
         if response.status_code == status.HTTP_200_OK:
-            response_set(kind, url, version, JSONRenderer().render(response.data))
+            response_set(kind, url, version, render_json(response.data))
         return response
 
     def list(self, request, *args, **kwargs):
@@ -502,7 +502,7 @@ class ProductViewSet(CachedHitMixin, viewsets.ModelViewSet):
             return _stored_response(entry)
         response = produce()
         if response.status_code == status.HTTP_200_OK:
-            body = JSONRenderer().render(response.data)
+            body = render_json(response.data)
             products = _products(kind, response.data)
             levels = tuple(
                 (variant["id"], variant["stock_quantity"])
@@ -647,7 +647,7 @@ def _current_stock(
             variant["in_stock"] = variant["stock_quantity"] > 0
         product["stock_quantity"] = sum(v["stock_quantity"] for v in product["variants"])
         product["in_stock"] = any(v["in_stock"] for v in product["variants"])
-    return JSONRenderer().render(data), fresh
+    return render_json(data), fresh
 
 
 # --------------------------------------------------------------------------- images

@@ -326,7 +326,7 @@ NEXUS_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("NEXUS_LOGIN_MAX_FAILURES_PER_ADD
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["users.authentication.NexusJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["nexus.renderers.JSONRenderer"],
     # JSON everywhere; the image upload view alone takes multipart (API.md).
     # Nesting deeper than NEXUS_JSON_MAX_DEPTH is a 400 parse_error (nexus/parsers.py).
     "DEFAULT_PARSER_CLASSES": ["nexus.parsers.BoundedJSONParser"],
