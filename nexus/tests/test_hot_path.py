@@ -190,3 +190,23 @@ def test_a_session_cookie_does_not_reach_the_api(admin_user):
     # No CSRF check on the API: a POST without a token is judged on its body.
     login = client.post("/api/v1/auth/login/", {"email": "nobody@example.com"}, "application/json")
     assert login.status_code == 400
+
+
+def test_filter_forms_share_their_fields_and_nothing_else():
+    """LeanFilterSet's forms share the class's field objects (no deep copy per request),
+    each with a dict of its own, and one form's validation never shows in another's."""
+    from django.http import QueryDict
+
+    from catalog.filters import ProductFilter
+
+    bad = ProductFilter(QueryDict("price_min=abc&ordering=nonsense"))
+    good = ProductFilter(QueryDict("price_min=10&ordering=-price"))
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"price_min", "ordering"}
+    assert good.is_valid(), good.errors
+    assert good.form.cleaned_data["price_min"] == 10
+    assert good.form.fields is not bad.form.fields
+    assert good.form.fields["price_min"] is bad.form.fields["price_min"]
+    bad.form.fields["extra"] = bad.form.fields["price_min"]
+    assert "extra" not in ProductFilter(QueryDict("")).form.fields
+    assert not ProductFilter(QueryDict("price_min=abc")).is_valid()  # after a valid one
