@@ -429,3 +429,17 @@ def test_run_command_task_runs_the_job(settings):
 def test_outbox_sweep_command_reports(capsys):
     call_command("outbox_sweep", "--overdue-seconds", "0")
     assert "Re-dispatched 0 overdue outbox row(s)" in capsys.readouterr().out
+
+
+def test_celery_is_configured_by_every_celery_setting():
+    """nexus.celery reads Django's CELERY_* settings into a plain mapping once: each one
+    still reaches Celery's configuration under its Celery name."""
+    from django.conf import settings
+
+    from nexus.celery import app
+
+    names = [name for name in dir(settings) if name.startswith("CELERY_")]
+    assert "CELERY_BROKER_URL" in names and "CELERY_BEAT_SCHEDULE" in names
+    for name in names:
+        assert app.conf[name.removeprefix("CELERY_").lower()] == getattr(settings, name), name
+    assert app.conf.task_serializer == "json" and app.conf.accept_content == ["json"]
