@@ -91,8 +91,9 @@ def media_url(request, name: str) -> str:
 def media_urls(request) -> Callable[[str], str]:
     """``partial(media_url, request)``, with the work that is the same for every file done
     once: the list page's 20 products have 20 or more images, and per image the storage's
-    ``urljoin`` and the request's ``build_absolute_uri`` cost more than the rest of the
-    product's representation (docs/PERFORMANCE.md, "Image URLs built once per page").
+    ``urljoin`` and the request's ``build_absolute_uri`` were about 40% of building the
+    page's product bodies (docs/PERFORMANCE.md, "Image URLs, orjson, shared filter
+    fields, Celery's configuration").
 
     With Django's own file-system storage, a file's URL is the storage's base URL (made
     absolute once) followed by its quoted name: what ``urljoin`` and ``build_absolute_uri``

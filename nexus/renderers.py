@@ -3,7 +3,8 @@
 A product list page is about 30 KB of JSON; DRF's renderer (the standard library's
 ``json.dumps`` with DRF's encoder) spent about a quarter of a millisecond on it, a tenth
 of an uncached page's CPU, and orjson writes the same bytes in a tenth of that
-(docs/PERFORMANCE.md, "Lists rendered by orjson").
+(docs/PERFORMANCE.md, "Image URLs, orjson, shared filter fields, Celery's
+configuration").
 
 Same bytes: with DRF's settings as Nexus runs them (``UNICODE_JSON``, ``COMPACT_JSON``,
 no ``indent`` asked for) both write compact UTF-8, keys in insertion order, the same
