@@ -16,7 +16,10 @@ THREADS=${DRILL_THREADS:-4}
 BEFORE=${DRILL_BEFORE:-6} OUTAGE=${DRILL_OUTAGE:-15} AFTER=${DRILL_AFTER:-20}
 drill_setup "$THREADS"
 
-traffic run --base "$BASE_URL" --users "$WORKDIR/users.json" --out "$WORKDIR/traffic.jsonl" \
+# The script itself, not the ``traffic`` function: a backgrounded function is a subshell
+# whose kill (cleanup, on a failure) would leave the Python process running.
+"$NEXUS_PYTHON" "$ROOT/scripts/drills/traffic.py" run --base "$BASE_URL" \
+  --users "$WORKDIR/users.json" --out "$WORKDIR/traffic.jsonl" \
   --duration 600 --stop-file "$WORKDIR/stop" &
 TRAFFIC_PID=$!
 _PIDS+=("$TRAFFIC_PID")

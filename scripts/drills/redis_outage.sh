@@ -21,7 +21,10 @@ MODE=${DRILL_REDIS_MODE:-stop}  # stop: killed, connections refused; freeze: SIG
 export LOGIN_LIMIT_ACCOUNT=5
 drill_setup "$THREADS"
 
-traffic run --base "$BASE_URL" --users "$WORKDIR/users.json" --out "$WORKDIR/traffic.jsonl" \
+# The script itself, not the ``traffic`` function: a backgrounded function is a subshell
+# whose kill (cleanup, on a failure) would leave the Python process running.
+"$NEXUS_PYTHON" "$ROOT/scripts/drills/traffic.py" run --base "$BASE_URL" \
+  --users "$WORKDIR/users.json" --out "$WORKDIR/traffic.jsonl" \
   --duration 600 --stop-file "$WORKDIR/stop" &
 TRAFFIC_PID=$!
 _PIDS+=("$TRAFFIC_PID")

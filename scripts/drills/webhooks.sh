@@ -58,8 +58,10 @@ log "receiver down (nothing on :$RECEIVER_PORT); placing $ORDERS orders"
 sleep "${DRILL_RECEIVER_OUTAGE:-4}"
 helper pending --since "$since" --count "$ORDERS" || status=1
 
-helper receive --port "$RECEIVER_PORT" --log "$WORKDIR/received.jsonl" \
-  --secret-file "$WORKDIR/secret" >>"$WORKDIR/receiver.log" 2>&1 &
+# Not through ``helper``: a backgrounded shell function is a subshell, and the cleanup's
+# kill of that PID left the Python receiver running (orphaned) after the drill.
+"$PY" "$ROOT/scripts/drills/webhook_drill.py" receive --port "$RECEIVER_PORT" \
+  --log "$WORKDIR/received.jsonl" --secret-file "$WORKDIR/secret" >>"$WORKDIR/receiver.log" 2>&1 &
 _PIDS+=("$!")
 log "receiver up on :$RECEIVER_PORT"
 helper delivered --since "$since" --log "$WORKDIR/received.jsonl" --count "$ORDERS" \
