@@ -23,7 +23,7 @@ from catalog.models import (
     ProductOptionValue,
     ProductVariant,
 )
-from nexus.rawsql import CompiledRead, rows_converted
+from nexus.rawsql import CompiledRead, rows_converted, table_rows
 
 
 def as_id(lookup: str) -> int | None:
@@ -49,8 +49,7 @@ def category_tree() -> dict[int, dict]:
     """
 
     def load() -> dict[int, dict]:
-        rows = Category.objects.order_by().values_list("id", "parent_id", "slug", "product_count")
-        return category_tree_of(rows)
+        return category_tree_of(table_rows(Category, ("id", "parent_id", "slug", "product_count")))
 
     return cached(lambda: versioned_key("tree", "categories"), load)
 
@@ -167,7 +166,7 @@ def category_rows() -> list[tuple]:
     name, then id), in one query. ``categories/`` is built from these: the table is small
     (it is loaded whole for the tree anyway), so filtering and paging the rows in Python
     replaces a COUNT, a page query and the tree query."""
-    return list(category_list().values_list(*CATEGORY_COLUMNS))
+    return table_rows(Category, CATEGORY_COLUMNS, order_by=tuple(Category._meta.ordering))
 
 
 def category_get(*, lookup: str) -> Category:

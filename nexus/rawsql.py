@@ -50,6 +50,42 @@ def rows_converted(rows, columns: tuple[tuple[str, Field], ...]) -> list[list]:
     return _apply_converters(rows, _converters(connection.vendor, columns), connection)
 
 
+@lru_cache(maxsize=64)
+def _table_sql(vendor: str, model, names: tuple[str, ...], order_by: tuple[str, ...]):
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = tuple(meta.pk if name in ("pk", "id") else meta.get_field(name) for name in names)
+
+    def term(name: str) -> str:
+        field = meta.pk if name.lstrip("-") in ("pk", "id") else meta.get_field(name.lstrip("-"))
+        return quote(field.column) + (" DESC" if name.startswith("-") else " ASC")
+
+    # Identifiers from the model's metadata only; the statement has no values at all.
+    sql = f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(meta.db_table)}"  # noqa: S608
+    if order_by:
+        sql += " ORDER BY " + ", ".join(term(name) for name in order_by)
+    return sql, model_columns(model, fields)
+
+
+def table_rows(model, names: tuple[str, ...], *, order_by: tuple[str, ...] = ()) -> list[tuple]:
+    """``model.objects.order_by(*order_by).values_list(*names)`` of a small table read
+    whole: the same rows and values, from a statement written once per process.
+
+    For a lookup table loaded whole on every request that needs it (the categories: the
+    tree behind every category filter, the ``categories/`` list). The queryset's
+    building, compiling and iterating cost about 160 us of CPU more than the statement
+    for 25 categories (issue 18, docs/PERFORMANCE.md). ``names`` are field names (or
+    their ``attname``, ``parent_id``); ``order_by`` field names, ``-`` for descending.
+    """
+    sql, columns = _table_sql(connection.vendor, model, tuple(names), tuple(order_by))
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    converters = _converters(connection.vendor, columns)
+    if not converters:
+        return [tuple(row) for row in rows]
+    return [tuple(row) for row in _apply_converters(rows, converters, connection)]
+
+
 @contextmanager
 def unprepared(using: str = "default") -> Iterator[None]:
     """Statements run inside are planned for their own parameter values, never run as

@@ -94,3 +94,35 @@ def test_reads_the_orm_cannot_replay_are_refused(catalog):
     twice = CompiledRead(lambda v: Product.objects.filter(pk=v, review_count=v), 7)
     with pytest.raises(ValueError, match="sentinel"):
         twice.run(catalog[0].pk)
+
+
+def test_table_rows_are_the_querysets_rows(tree):
+    """``nexus.rawsql.table_rows``: the categories' rows as ``values_list`` gives them,
+    in the model's order and unordered, and a table with converters (SQLite's decimals
+    and booleans, JSON) read in a descending order."""
+    from catalog.models import Category
+    from nexus.rawsql import table_rows
+
+    parent = next(iter(tree.values()))
+    for n, name in enumerate(("Zebra", "alpha", "Éclair", "zebra", "Alpha")):
+        Category.objects.create(name=name, slug=f"t-{n}", parent=parent)
+    for _ in range(3):
+        ProductFactory(category=parent)
+    columns = selectors.CATEGORY_COLUMNS
+    assert table_rows(Category, columns, order_by=("name", "id")) == list(
+        Category.objects.values_list(*columns)
+    )
+    assert selectors.category_rows() == list(Category.objects.values_list(*columns))
+    tree_columns = ("id", "parent_id", "slug", "product_count")
+    assert sorted(table_rows(Category, tree_columns)) == sorted(
+        Category.objects.order_by().values_list(*tree_columns)
+    )
+    product_columns = ("pk", "price", "is_active", "rating_histogram", "created_at")
+    rows = table_rows(Product, product_columns, order_by=("-created_at", "-id"))
+    assert rows == list(
+        Product.objects.order_by("-created_at", "-id").values_list(*product_columns)
+    )
+    assert [type(value) for value in rows[0]] == [
+        type(value) for value in Product.objects.values_list(*product_columns).first()
+    ]
+    assert rows[0][2] is True  # a bool on SQLite too, not 1
