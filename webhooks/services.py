@@ -30,6 +30,7 @@ from nexus.events import EVENT_TYPES
 from nexus.exceptions import FieldError
 from nexus.mail import email_send_on_commit
 from nexus.outbox import DeliveryDeferred, PermanentDeliveryError, outbox_add
+from nexus.rawsql import table_rows
 from webhooks import security
 from webhooks.errors import DeliveryPending, EndpointInactive, WebhookUrlRefused
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -121,12 +122,16 @@ def event_record(
     """The sink of ``nexus.events.event_emit``: store the event and queue one delivery per
     active endpoint subscribed to its type, in the caller's transaction. Without a
     subscriber nothing is written and the payload is never built."""
-    endpoints = [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(is_active=True).only("id", "events")
-        if type in endpoint.events
+    # Every endpoint, read whole by one statement written once (a small table; each
+    # checkout asks): the active ones subscribed to the type, in id order.
+    endpoint_ids = [
+        pk
+        for pk, active, events in table_rows(
+            WebhookEndpoint, ("id", "is_active", "events"), order_by=("id",)
+        )
+        if active and type in events
     ]
-    if not endpoints:
+    if not endpoint_ids:
         return None
     envelope = envelope()
     event = WebhookEvent.objects.create(
@@ -137,8 +142,8 @@ def event_record(
         data=envelope["data"],
         created_at=datetime.fromisoformat(envelope["created_at"].replace("Z", "+00:00")),
     )
-    for endpoint in endpoints:
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event)
+    for endpoint_id in endpoint_ids:
+        delivery = WebhookDelivery.objects.create(endpoint_id=endpoint_id, event=event)
         _enqueue(delivery)
     return event
 

@@ -44,6 +44,21 @@ def test_nothing_is_written_without_a_subscriber():
     assert not OutboxMessage.objects.filter(kind="webhook").exists()
 
 
+def test_only_active_endpoints_subscribed_to_the_type_get_a_delivery():
+    """The endpoints are read whole (``nexus.rawsql.table_rows``) and chosen in Python:
+    the active ones subscribed to the event's type, one delivery each, in id order."""
+    from webhooks.models import WebhookEndpoint
+
+    first = endpoint_for("http://127.0.0.1:9/a", events=["order.created", "order.paid"])
+    endpoint_for("http://127.0.0.1:9/b", events=["product.created"])
+    off = endpoint_for("http://127.0.0.1:9/c", events=["order.created"])
+    WebhookEndpoint.objects.filter(pk=off.pk).update(is_active=False)
+    last = endpoint_for("http://127.0.0.1:9/d", events=["order.created"])
+    place_order(UserFactory(), (ProductFactory(stock_quantity=50), 1))
+    deliveries = WebhookDelivery.objects.order_by("id").values_list("endpoint_id", "event__type")
+    assert list(deliveries) == [(first.pk, "order.created"), (last.pk, "order.created")]
+
+
 def test_order_lifecycle_events(endpoint, staff_user):
     order = place_order(UserFactory(), (ProductFactory(stock_quantity=50), 1))
     order_services.order_mark_paid(order=order, actor=staff_user)
