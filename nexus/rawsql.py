@@ -53,11 +53,15 @@ def rows_converted(rows, columns: tuple[tuple[str, Field], ...]) -> list[list]:
 @lru_cache(maxsize=64)
 def _table_sql(vendor: str, model, names: tuple[str, ...], order_by: tuple[str, ...]):
     meta, quote = model._meta, connection.ops.quote_name
-    fields = tuple(meta.pk if name in ("pk", "id") else meta.get_field(name) for name in names)
+
+    def field(name: str) -> Field:
+        return meta.pk if name in ("pk", "id") else meta.get_field(name)
 
     def term(name: str) -> str:
-        field = meta.pk if name.lstrip("-") in ("pk", "id") else meta.get_field(name.lstrip("-"))
-        return quote(field.column) + (" DESC" if name.startswith("-") else " ASC")
+        column = quote(field(name.removeprefix("-")).column)
+        return column + (" DESC" if name.startswith("-") else " ASC")
+
+    fields = tuple(field(name) for name in names)
 
     # Identifiers from the model's metadata only; the statement has no values at all.
     sql = f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(meta.db_table)}"  # noqa: S608
@@ -80,10 +84,7 @@ def table_rows(model, names: tuple[str, ...], *, order_by: tuple[str, ...] = ())
     with connection.cursor() as cursor:
         cursor.execute(sql)
         rows = cursor.fetchall()
-    converters = _converters(connection.vendor, columns)
-    if not converters:
-        return [tuple(row) for row in rows]
-    return [tuple(row) for row in _apply_converters(rows, converters, connection)]
+    return [tuple(row) for row in rows_converted(rows, columns)]
 
 
 @contextmanager
