@@ -3,7 +3,10 @@
 DRF coerces JSON values of the wrong type: ``CharField`` turns a JSON number into a string
 (``0`` becomes ``"0"``) and ``BooleanField`` takes ``0``, ``1``, ``"yes"`` or ``"on"`` for a
 boolean, so a client sending the wrong type gets a silent coercion instead of the 400 the
-OpenAPI schema promises. Every string field of the API (CharField and its subclasses:
+OpenAPI schema promises. An integer field takes a JSON number only (DRF also reads ``"5"``).
+A relation (``PrimaryKeyRelatedField``) takes ``""`` for null, which
+an HTML form needs and a JSON client does not: the schema says integer or null, so in JSON
+``""`` is a wrong type. Every string field of the API (CharField and its subclasses:
 EmailField, SlugField, RegexField, URLField, ...) must receive a JSON string, and every
 boolean field a JSON ``true``/``false``. Form bodies (multipart, where every value is a
 string) take ``"true"``/``"false"`` for a boolean and nothing else.
@@ -17,11 +20,12 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django_filters import filters as filter_classes
 from django_filters.widgets import BooleanWidget
-from rest_framework import fields
+from rest_framework import fields, relations
 
 _original_to_internal_value = fields.CharField.to_internal_value
 _original_boolean_to_internal_value = fields.BooleanField.to_internal_value
 _original_decimal_to_internal_value = fields.DecimalField.to_internal_value
+_original_integer_to_internal_value = fields.IntegerField.to_internal_value
 
 
 def _strict_to_internal_value(self, data):
@@ -56,7 +60,21 @@ def _strict_decimal_to_internal_value(self, data):
     return _original_decimal_to_internal_value(self, data)
 
 
+def _strict_integer_to_internal_value(self, data):
+    # The schema says integer: a JSON string ("5") is a wrong type. A form part is a string.
+    if isinstance(data, str) and not _from_form(self):
+        self.fail("invalid")
+    return _original_integer_to_internal_value(self, data)
+
+
 _original_boolean_get_value = fields.BooleanField.get_value
+
+
+def _related_run_validation(self, data=fields.empty):
+    # DRF's RelatedField.run_validation turns "" into None; only a form means that.
+    if data == "" and _from_form(self):
+        data = None
+    return fields.Field.run_validation(self, data)
 
 
 def _boolean_get_value(self, dictionary):
@@ -68,12 +86,16 @@ def _boolean_get_value(self, dictionary):
 
 
 def make_char_fields_strict() -> None:
+    if relations.RelatedField.run_validation is not _related_run_validation:
+        relations.RelatedField.run_validation = _related_run_validation
     if fields.BooleanField.get_value is not _boolean_get_value:
         fields.BooleanField.get_value = _boolean_get_value
     if fields.CharField.to_internal_value is not _strict_to_internal_value:
         fields.CharField.to_internal_value = _strict_to_internal_value
     if fields.BooleanField.to_internal_value is not _strict_boolean_to_internal_value:
         fields.BooleanField.to_internal_value = _strict_boolean_to_internal_value
+    if fields.IntegerField.to_internal_value is not _strict_integer_to_internal_value:
+        fields.IntegerField.to_internal_value = _strict_integer_to_internal_value
     if fields.DecimalField.to_internal_value is not _strict_decimal_to_internal_value:
         fields.DecimalField.to_internal_value = _strict_decimal_to_internal_value
 

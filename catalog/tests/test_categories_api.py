@@ -69,6 +69,22 @@ def test_category_update_rejects_cycles_and_keeps_slug(staff_client, tree):
     assert renamed.json()["name"] == "Gadgets" and renamed.json()["slug"] == "electronics"
 
 
+def test_category_parent_empty_string_is_a_wrong_type_and_null_detaches(staff_client, tree):
+    # DRF reads "" as null for a relation (an HTML form's empty choice); the schema says
+    # integer or null, so a JSON "" is a 400 and leaves the category as it was.
+    url = f"{URL}{tree['laptops'].pk}/"
+
+    response = staff_client.patch(url, {"parent": "", "name": "Renamed"}, format="json")
+    assert problem_codes(response) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "parent"
+    tree["laptops"].refresh_from_db()
+    assert tree["laptops"].parent_id == tree["computers"].pk
+    assert tree["laptops"].name != "Renamed"
+
+    detached = staff_client.patch(url, {"parent": None}, format="json")
+    assert detached.status_code == 200 and detached.json()["parent"] is None
+
+
 def test_category_delete_refused_while_not_empty(staff_client, tree):
     ProductFactory(category=tree["laptops"], is_active=False)
 

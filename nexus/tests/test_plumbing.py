@@ -127,6 +127,19 @@ def test_string_fields_refuse_other_json_types(user_client):
     assert response.json()["errors"][0]["field"] == "last_name"
 
 
+@pytest.mark.parametrize("quantity", ["2", "", True])
+def test_integer_fields_refuse_other_json_types(user_client, quantity):
+    from catalog.tests.factories import ProductFactory
+
+    variant = ProductFactory(stock_quantity=5).variants.get()
+    body = {"variant": variant.pk, "quantity": quantity}
+    response = user_client.post("/api/v1/cart/", body, format="json")
+    assert problem_codes(response) == (400, "validation_error")
+    assert response.json()["errors"][0]["field"] == "quantity"
+    body["quantity"] = 2
+    assert user_client.post("/api/v1/cart/", body, format="json").status_code == 201
+
+
 @pytest.mark.parametrize("size", ["null", "0", "-3", "abc"])
 def test_invalid_page_size_is_problem_400(user_client, size):
     response = user_client.get("/api/v1/users/addresses/", {"page_size": size})
