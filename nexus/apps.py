@@ -11,7 +11,7 @@ class NexusConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished, request_started
 
-        from nexus import fields, metrics
+        from nexus import fields, metrics, requestcycle
         from nexus.requestid import clear_context
 
         fields.make_char_fields_strict()
@@ -20,5 +20,6 @@ class NexusConfig(AppConfig):
         # Django's own response logging), never leaking into the next request on a thread.
         request_started.connect(clear_context, dispatch_uid="nexus.requestid.start")
         request_finished.connect(clear_context, dispatch_uid="nexus.requestid.finish")
+        requestcycle.install()
         metrics.install_database_metrics()
         metrics.install_outbox_metrics()

@@ -1,12 +1,16 @@
 """The per-request work the middleware does once instead of on every request (issue 18):
 the CSP headers built once per policy, the message storage built on first use, the
-session user left unevaluated when there is no session. Each still behaves as the
+session user left unevaluated when there is no session, Django's request signal receivers
+only where they act. Each still behaves as the
 library it replaces."""
 
 import pytest
 from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.contrib import messages
+from django.core import signals
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
@@ -210,3 +214,73 @@ def test_filter_forms_share_their_fields_and_nothing_else():
     bad.form.fields["extra"] = bad.form.fields["price_min"]
     assert "extra" not in ProductFilter(QueryDict("")).form.fields
     assert not ProductFilter(QueryDict("price_min=abc")).is_valid()  # after a valid one
+
+
+class _ClosingCache(LocMemCache):
+    """A cache whose ``close()`` acts (counts), as a backend with connections would."""
+
+    closed = 0
+
+    def close(self, **kwargs):
+        type(self).closed += 1
+
+
+_CLOSING = {"default": {"BACKEND": f"{__name__}._ClosingCache", "LOCATION": "closing"}}
+
+
+def test_request_cycle_keeps_django_receivers_only_where_they_act(api_client, settings):
+    from django.db import connection
+
+    settings.DEBUG = False  # a settings change applies the decision afresh
+    connection.ensure_connection()
+    connection.queries_log.append({"sql": "SELECT 1", "time": "0.000"})
+    signals.request_started.send(sender=None, environ={})
+    assert len(connection.queries_log) == 1  # nothing logs queries: nothing to reset
+
+    settings.DEBUG = True
+    signals.request_started.send(sender=None, environ={})
+    assert len(connection.queries_log) == 0  # Django's reset_queries, as stock
+
+    settings.DEBUG = False
+    settings.CACHES = _CLOSING
+    caches["default"].get("warm")  # close_caches closes the caches a request has used
+    _ClosingCache.closed = 0
+    api_client.get("/health/")
+    assert _ClosingCache.closed == 1  # a cache whose close acts is closed per request
+
+
+@pytest.mark.parametrize(
+    ("config", "noop"),
+    [
+        ({"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, True),
+        ({"BACKEND": "django.core.cache.backends.dummy.DummyCache"}, True),
+        ({"BACKEND": "django_redis.cache.RedisCache"}, True),
+        (
+            {"BACKEND": "django_redis.cache.RedisCache", "OPTIONS": {"CLOSE_CONNECTION": True}},
+            False,
+        ),
+        (
+            {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "OPTIONS": {"CLIENT_CLASS": "nexus.cache.CircuitBreakerClient"},
+            },
+            True,
+        ),
+        ({"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache"}, False),
+        ({"BACKEND": f"{__name__}._ClosingCache"}, False),
+        ({"BACKEND": "no.such.Backend"}, False),
+    ],
+)
+def test_cache_close_is_known_to_do_nothing_only_where_it_does(config, noop):
+    from nexus.requestcycle import _close_is_noop
+
+    assert _close_is_noop(config) is noop
+
+
+def test_redis_close_connection_setting_keeps_close_caches(settings):
+    from nexus.requestcycle import _close_is_noop
+
+    config = {"BACKEND": "django_redis.cache.RedisCache"}
+    assert _close_is_noop(config)
+    settings.DJANGO_REDIS_CLOSE_CONNECTION = True
+    assert not _close_is_noop(config)
