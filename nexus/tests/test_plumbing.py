@@ -1,5 +1,7 @@
 """Shared plumbing: problem+json errors, health checks, docs pages and security headers."""
 
+import re
+
 import pytest
 from django.core.cache import cache
 
@@ -56,6 +58,12 @@ def test_api_responses_carry_strict_csp_and_request_id(api_client):
 def test_request_id_is_propagated_when_sane(api_client):
     assert api_client.get("/health/", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
     assert api_client.get("/health/", HTTP_X_REQUEST_ID="bad id\n")["X-Request-ID"] != "bad id\n"
+
+
+def test_a_new_request_id_is_128_random_bits_in_hex(api_client):
+    ids = {api_client.get("/health/")["X-Request-ID"] for _ in range(20)}
+    assert len(ids) == 20
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in ids)
 
 
 def test_schema_is_served(api_client):
