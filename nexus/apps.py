@@ -14,7 +14,7 @@ class NexusConfig(AppConfig):
         from nexus import fields, metrics, requestcycle
         from nexus.requestid import clear_context
 
-        fields.make_char_fields_strict()
+        fields.make_fields_strict()
         fields.make_boolean_filters_strict()
         # The request's log context lives from request_started to request_finished (after
         # Django's own response logging), never leaking into the next request on a thread.

@@ -4,9 +4,9 @@ DRF coerces JSON values of the wrong type: ``CharField`` turns a JSON number int
 (``0`` becomes ``"0"``) and ``BooleanField`` takes ``0``, ``1``, ``"yes"`` or ``"on"`` for a
 boolean, so a client sending the wrong type gets a silent coercion instead of the 400 the
 OpenAPI schema promises. An integer field takes a JSON number only (DRF also reads ``"5"``).
-A relation (``PrimaryKeyRelatedField``) takes ``""`` for null, which
-an HTML form needs and a JSON client does not: the schema says integer or null, so in JSON
-``""`` is a wrong type. Every string field of the API (CharField and its subclasses:
+A relation (``PrimaryKeyRelatedField``) reads ``""`` as null, which an HTML form needs and
+a JSON client never means: the schema says integer or null, so in JSON ``""`` is a wrong
+type. Every string field of the API (CharField and its subclasses:
 EmailField, SlugField, RegexField, URLField, ...) must receive a JSON string, and every
 boolean field a JSON ``true``/``false``. Form bodies (multipart, where every value is a
 string) take ``"true"``/``"false"`` for a boolean and nothing else.
@@ -70,13 +70,6 @@ def _strict_integer_to_internal_value(self, data):
 _original_boolean_get_value = fields.BooleanField.get_value
 
 
-def _related_run_validation(self, data=fields.empty):
-    # DRF's RelatedField.run_validation turns "" into None; only a form means that.
-    if data == "" and _from_form(self):
-        data = None
-    return fields.Field.run_validation(self, data)
-
-
 def _boolean_get_value(self, dictionary):
     # DRF reads an empty form part for an optional field as "not given"; for a boolean that
     # is a wrong type, not an omission (leave the part out to take the default).
@@ -85,19 +78,28 @@ def _boolean_get_value(self, dictionary):
     return _original_boolean_get_value(self, dictionary)
 
 
-def make_char_fields_strict() -> None:
-    if relations.RelatedField.run_validation is not _related_run_validation:
-        relations.RelatedField.run_validation = _related_run_validation
-    if fields.BooleanField.get_value is not _boolean_get_value:
-        fields.BooleanField.get_value = _boolean_get_value
-    if fields.CharField.to_internal_value is not _strict_to_internal_value:
-        fields.CharField.to_internal_value = _strict_to_internal_value
-    if fields.BooleanField.to_internal_value is not _strict_boolean_to_internal_value:
-        fields.BooleanField.to_internal_value = _strict_boolean_to_internal_value
-    if fields.IntegerField.to_internal_value is not _strict_integer_to_internal_value:
-        fields.IntegerField.to_internal_value = _strict_integer_to_internal_value
-    if fields.DecimalField.to_internal_value is not _strict_decimal_to_internal_value:
-        fields.DecimalField.to_internal_value = _strict_decimal_to_internal_value
+def _related_run_validation(self, data=fields.empty):
+    # DRF's RelatedField.run_validation turns "" into None; only a form means that.
+    if data == "" and _from_form(self):
+        data = None
+    return fields.Field.run_validation(self, data)
+
+
+# (class, method name, its strict replacement), installed by ``make_fields_strict``.
+_STRICT_METHODS = (
+    (relations.RelatedField, "run_validation", _related_run_validation),
+    (fields.BooleanField, "get_value", _boolean_get_value),
+    (fields.CharField, "to_internal_value", _strict_to_internal_value),
+    (fields.BooleanField, "to_internal_value", _strict_boolean_to_internal_value),
+    (fields.IntegerField, "to_internal_value", _strict_integer_to_internal_value),
+    (fields.DecimalField, "to_internal_value", _strict_decimal_to_internal_value),
+)
+
+
+def make_fields_strict() -> None:
+    for owner, name, strict in _STRICT_METHODS:
+        if getattr(owner, name) is not strict:
+            setattr(owner, name, strict)
 
 
 _BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False}

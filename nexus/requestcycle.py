@@ -27,6 +27,8 @@ from django.core.cache import BaseCache, close_caches
 from django.core.signals import setting_changed
 from django.db import reset_queries
 from django.utils.module_loading import import_string
+from django_redis.cache import RedisCache
+from django_redis.client import DefaultClient
 
 # The settings each decision reads.
 _WATCHED = frozenset({"DEBUG", "CACHES", "DJANGO_REDIS_CLOSE_CONNECTION"})
@@ -40,11 +42,6 @@ def _close_is_noop(config: dict) -> bool:
         return False
     if backend.close is BaseCache.close:
         return True
-    try:
-        from django_redis.cache import RedisCache
-        from django_redis.client import DefaultClient
-    except ImportError:  # pragma: no cover - django-redis is a dependency
-        return False
     if not (isinstance(backend, type) and issubclass(backend, RedisCache)):
         return False
     if backend.close is not RedisCache.close:

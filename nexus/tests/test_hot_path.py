@@ -1,8 +1,7 @@
 """The per-request work the middleware does once instead of on every request (issue 18):
 the CSP headers built once per policy, the message storage built on first use, the
 session user left unevaluated when there is no session, Django's request signal receivers
-only where they act. Each still behaves as the
-library it replaces."""
+only where they act. Each still behaves as the library it replaces."""
 
 import pytest
 from csp.middleware import CSPMiddleware
